@@ -1,0 +1,38 @@
+# dense-rl: the table of contents. `make help` lists the targets.
+PY     := .venv/bin/python
+PRESET ?= tiny
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml constraints.txt
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e .
+	touch $@
+
+sandbox-tools: ## install bubblewrap for the code sandbox (where apt and root exist; else rlimits only)
+	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+	  && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
+	  || echo "bubblewrap not installed: the sandbox falls back to resource limits (see dense_rl/sandbox.py)"
+
+setup: .venv/.installed sandbox-tools ## create .venv from pyproject.toml + constraints.txt (idempotent)
+
+test: setup ## run the test suite
+	$(PY) -m pytest -q
+
+reproduce: setup ## run the notebooks headless with papermill: make reproduce [PRESET=tiny|paper-mbpp|paper-robo]
+	$(PY) -m dense_rl.reproduce --preset $(PRESET)
+
+tiny: setup ## build (or find) the tiny policy in cache/
+	$(PY) -m dense_rl.tiny
+
+lint: setup ## ruff format check + lint of the kit's own code
+	.venv/bin/ruff format --check dense_rl tests benchmarks
+	.venv/bin/ruff check dense_rl tests benchmarks
+
+clean-notebooks: setup ## strip outputs from notebooks/ (executed copies live under results/)
+	$(PY) -m dense_rl.reproduce --strip notebooks
+
+.PHONY: help setup sandbox-tools test reproduce tiny lint clean-notebooks

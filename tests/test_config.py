@@ -1,0 +1,59 @@
+"""Presets: valid, documented, and clear errors for unknown names, fields and bad values."""
+
+import math
+from dataclasses import asdict, fields
+
+import pytest
+
+from dense_rl.config import PRESETS, Config, get_preset, preset_names
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_is_valid(name):
+    cfg = get_preset(name)
+    assert cfg.preset == name
+    assert asdict(cfg)  # serialisable as config.json
+
+
+def test_every_field_is_documented():
+    assert all(f.metadata.get("help") for f in fields(Config))
+
+
+@pytest.mark.parametrize(
+    "preset, field, value",
+    [
+        ("paper-mbpp", "learning_rate", 3e-6),  # the paper's code run
+        ("paper-mbpp", "kl_coef", 0.1),
+        ("paper-mbpp", "w_tests", 0.7),
+        ("paper-robo", "learning_rate", 1e-6),  # the paper's robot run
+        ("paper-robo", "kl_coef", 0.9),
+        ("paper-robo", "w_sim", 0.8),
+        ("paper-robo", "batch_size", 4),
+        ("paper-mbpp", "lora_r", 16),  # LoRA r16 alpha 32 dropout .05 on all projections
+        ("paper-mbpp", "lora_alpha", 32),
+        ("paper-mbpp", "cliprange_value", 0.3),
+    ],
+)
+def test_paper_hyperparameters(preset, field, value):
+    assert getattr(get_preset(preset), field) == value
+
+
+def test_tiny_alias_means_both():
+    assert preset_names("tiny") == ("tiny-code", "tiny-robot")
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: get_preset("tiny-cod"), "valid presets: tiny-code"),  # typo in the preset name
+        (lambda: preset_names("gpt"), "valid presets"),  # unknown alias
+        (lambda: get_preset("tiny-code", learning_rat=1.0), "valid fields"),  # typo in a field name
+        (lambda: get_preset("tiny-code", w_lint=-1.0), "w_lint"),  # negative weight
+        (lambda: get_preset("tiny-code", w_tests=math.nan), "w_tests"),  # NaN weight
+        (lambda: get_preset("tiny-code", reward_mode="medium"), "reward_mode"),  # unknown mode
+        (lambda: get_preset("tiny-code", batch_size=16, mini_batch_size=5), "divide"),  # uneven minibatches
+    ],
+)
+def test_bad_values_name_the_problem(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

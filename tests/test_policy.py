@@ -1,0 +1,96 @@
+"""The tiny policy and the one loading path: tokenizer, chat template, generation, clear load errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dense_rl.policy import PolicyLoadError, load_policy, sample
+from dense_rl.tiny import build_info
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_path):
+    return load_policy(str(tiny_path))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    return x + 249\n",  # code with digits (split into single tokens)
+        "```python\nprint('héllo ✓')\n```",  # non-ASCII survives byte-level BPE
+        "    \t  trailing spaces   \n\n",  # whitespace runs
+    ],
+)
+def test_tokenizer_round_trips(policy, text):
+    tokenizer, _ = policy
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_digits_are_single_tokens(policy):
+    tokenizer, _ = policy
+    assert tokenizer.tokenize("12345")[-5:] == list("12345")
+
+
+def test_chat_template_is_qwen_style(policy):
+    tokenizer, _ = policy
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n"
+    assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_generation_returns_responses_that_stop_at_end_of_turn(policy):
+    tokenizer, model = policy
+    messages = [[{"role": "user", "content": "Write a function `f(x)` that returns x plus 1."}]]
+    out = sample(tokenizer, model, messages, n=3, temperature=1.0, max_new_tokens=12)
+    assert len(out.texts) == len(out.response_ids) == 3
+    for ids in out.response_ids:
+        assert 0 < len(ids) <= 12
+        assert tokenizer.eos_token_id not in ids[:-1]
+
+
+def test_greedy_generation_is_deterministic(policy):
+    tokenizer, model = policy
+    messages = [[{"role": "user", "content": "hello"}]]
+    a = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8).response_ids
+    b = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8).response_ids
+    assert a == b
+
+
+def test_build_is_deterministic_for_a_seed(tiny_path, tmp_path, monkeypatch):
+    from conftest import SHRUNKEN
+
+    from dense_rl.tiny import tiny_policy_path
+
+    monkeypatch.setenv("DENSE_RL_CACHE", str(tmp_path))
+    again = tiny_policy_path(spec=SHRUNKEN)
+    assert build_info(again)["losses"] == build_info(tiny_path)["losses"]
+    w1 = load_policy(str(tiny_path))[1].state_dict()
+    w2 = load_policy(str(again))[1].state_dict()
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_build_info_records_size_and_time(tiny_path):
+    info = json.loads((tiny_path / "build_info.json").read_text())
+    assert info["params"] > 0 and info["build_seconds"] > 0
+
+
+def test_unreachable_hub_id_gives_a_clear_error(tmp_path):
+    # a fresh process: the hub client reads HF_HUB_OFFLINE / HF_HOME once, at import time
+    code = (
+        "from dense_rl.policy import PolicyLoadError, load_policy\n"
+        "try:\n    load_policy('Qwen/Qwen2.5-Coder-1.5B-Instruct')\n"
+        "except PolicyLoadError as e:\n    print('CLEAR:', e)\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path))  # empty cache: the id is not there
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "CLEAR:" in out.stdout and "Use the tiny preset" in out.stdout, out.stderr[-2000:]
+
+
+def test_local_folder_without_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(PolicyLoadError, match="no config.json"):
+        load_policy(str(tmp_path))
