@@ -11,9 +11,17 @@ compile is classified without running it.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
 from collections import Counter
+from pathlib import Path
 
+import torch
+
+from dense_rl import figures
+from dense_rl.paths import project_path
 from dense_rl.policy import sample
 from dense_rl.rewards.tests import TestOutcome, run_unit_tests
 from dense_rl.spans import code_region
@@ -79,9 +87,16 @@ def tiny_benchmark(
     """Greedy pass@1 and sampled pass@k on `n_tasks` held-out generated tasks; (summary, per-task records)."""
     tasks = generate_code_tasks(n_tasks, "heldout", seed)
     messages = [messages_for(t) for t in tasks]
-    greedy = sample(tokenizer, model, messages, temperature=0, max_new_tokens=max_new_tokens, progress=progress)
+    greedy = sample(
+        tokenizer, model, messages, temperature=0, max_new_tokens=max_new_tokens, progress=progress
+    )
     sampled = sample(
-        tokenizer, model, messages, n=n_samples, temperature=temperature, max_new_tokens=max_new_tokens,
+        tokenizer,
+        model,
+        messages,
+        n=n_samples,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
         progress=progress,
     )
     greedy_judged = judge(tasks, greedy.texts)
@@ -90,14 +105,26 @@ def tiny_benchmark(
     for i, task in enumerate(tasks):
         code, kind, outcome = greedy_judged[i]
         passes = sum(k == "pass" for _, k, _ in sampled_judged[i * n_samples : (i + 1) * n_samples])
-        records.append(dict(task_id=task.task_id, template=task.template, instruction=task.instruction,
-                            answer=greedy.texts[i], solution=code, kind=kind, tests_passed=outcome.passed,
-                            tests_total=outcome.total, sampled_passes=passes))
+        records.append(
+            dict(
+                task_id=task.task_id,
+                template=task.template,
+                instruction=task.instruction,
+                answer=greedy.texts[i],
+                solution=code,
+                kind=kind,
+                tests_passed=outcome.passed,
+                tests_total=outcome.total,
+                sampled_passes=passes,
+            )
+        )
     kinds = Counter(r["kind"] for r in records)
     summary = {
         "heldout_tasks": n_tasks,
         "heldout_pass_at_1": kinds["pass"] / n_tasks,
-        f"heldout_pass_at_{n_samples}": sum(pass_at_k(n_samples, r["sampled_passes"], n_samples) for r in records)
+        f"heldout_pass_at_{n_samples}": sum(
+            pass_at_k(n_samples, r["sampled_passes"], n_samples) for r in records
+        )
         / n_tasks,
         "sampled_pass_rate": sum(r["sampled_passes"] for r in records) / (n_tasks * n_samples),
         "temperature": temperature,
@@ -106,3 +133,36 @@ def tiny_benchmark(
         "failures_sampled": {k: sum(j[1] == k for j in sampled_judged) for k in FAILURE_KINDS},
     }
     return summary, records
+
+
+def write_base_policy_report(
+    out_dir: str | Path, model_path: str | Path, summary: dict, records: list[dict]
+) -> dict:
+    """Write base_policy.json, per-task samples and figures for the tiny policy at `model_path`."""
+    out = project_path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info_path = Path(model_path) / "build_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    report = {
+        "model": str(model_path),
+        "params": info.get("params"),
+        "build_seconds": info.get("build_seconds"),
+        "pretrain_epochs": info.get("epochs"),
+        "pretrain_final_loss": info.get("final_loss"),
+        **summary,
+        "machine": machine(),
+    }
+    (out / "base_policy.json").write_text(json.dumps(report, indent=2) + "\n")
+    with open(out / "base_policy_samples.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    figures.failure_breakdown(out / "base_policy.json", out / "base_policy_failures.png")
+    if info:
+        figures.pretraining_curve(info_path, out / "tiny_pretraining_loss.png")
+    return report
+
+
+def machine() -> str:
+    """Where a number came from: architecture, cores, accelerator."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"

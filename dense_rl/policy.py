@@ -45,7 +45,8 @@ def load_policy(name_or_path: str, *, dtype: torch.dtype | None = None, seed: in
         model = AutoModelForCausalLM.from_pretrained(name_or_path, torch_dtype=dtype)
     except OSError as err:  # the hub client raises OSError subclasses for offline / missing / unknown ids
         raise PolicyLoadError(
-            f"could not load model {name_or_path!r}: it is not a local folder, not in the Hugging Face cache, "
+            f"could not load model {name_or_path!r}: it is not a local folder, not in the Hugging Face "
+            "cache, "
             f"and the hub could not provide it ({type(err).__name__}). Use the tiny preset "
             f"(--preset tiny-code / model '{TINY_MODEL}'), pass a local path with --model, or download the "
             "model on a machine with internet and copy the folder here."

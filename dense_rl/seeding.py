@@ -10,7 +10,7 @@ import torch
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch, and ask torch for deterministic kernels (same seed, same numbers on CPU)."""
+    """Seed python, numpy and torch; ask torch for deterministic kernels (same seed, same numbers on CPU)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

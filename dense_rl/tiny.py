@@ -184,7 +184,8 @@ def pretrain(model, examples, spec: TinySpec, pad_id: int) -> list[float]:
     stream = batches(examples, spec.batch_size, pad_id, random.Random(spec.seed))
     losses = []
     model.train()
-    for _, (ids, labels, mask) in zip(bar := tqdm(range(spec.steps), desc="pretrain tiny policy"), stream):
+    bar = tqdm(range(spec.steps), desc="pretrain tiny policy")
+    for _, (ids, labels, mask) in zip(bar, stream, strict=False):  # the stream is endless
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

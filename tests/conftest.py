@@ -10,8 +10,17 @@ import pytest
 from dense_rl.tiny import TinySpec, tiny_policy_path
 
 SHRUNKEN = TinySpec(
-    n_code_tasks=300, n_robot_tasks=60, vocab_size=400, hidden_size=32, layers=1, heads=2, ffn_size=64,
-    max_positions=512, steps=3, batch_size=8, warmup_steps=1,
+    n_code_tasks=300,
+    n_robot_tasks=60,
+    vocab_size=400,
+    hidden_size=32,
+    layers=1,
+    heads=2,
+    ffn_size=64,
+    max_positions=512,
+    steps=3,
+    batch_size=8,
+    warmup_steps=1,
 )
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -51,7 +51,9 @@ def test_robot_tasks_use_only_the_robot_api(split):
     for task in generate_robot_tasks(40, split):
         tree = ast.parse(task.reference)
         assert tree.body[0].name == "task_program"
-        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        called = {
+            n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         assert called <= ROBOT_API | {"str", "len", "range"}
 
 
@@ -63,7 +65,9 @@ def test_robot_train_and_heldout_are_disjoint_and_deterministic():
     assert generate_robot_tasks(20, "train", seed=4) == generate_robot_tasks(20, "train", seed=4)
 
 
-@pytest.mark.parametrize("call", [lambda: generate_code_tasks(3, "test"), lambda: generate_robot_tasks(3, "dev")])
+@pytest.mark.parametrize(
+    "call", [lambda: generate_code_tasks(3, "test"), lambda: generate_robot_tasks(3, "dev")]
+)
 def test_unknown_split_is_a_clear_error(call):
     with pytest.raises(ValueError, match="split must be"):
         call()

@@ -75,6 +75,7 @@ INT = lambda r, c: (r.randint(-60, 120),)  # noqa: E731
 TWO_INTS = lambda r, c: (r.randint(-60, 120), r.randint(-60, 120))  # noqa: E731
 TEXT = lambda r, c: (_text(r),)  # noqa: E731
 
+# fmt: off  (a table reads better one template per block than reflowed)
 TEMPLATES: tuple[Template, ...] = (
     # --- arithmetic ---
     Template(

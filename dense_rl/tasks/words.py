@@ -20,7 +20,8 @@ WORDS = tuple(
     orchid oyster paddle palace panda paper parrot pebble pepper pilot pixel planet plaza pocket polar pony
     portal potato prism pulse puzzle quartz rabbit radar rapid raven ribbon river rocket rustic saddle safari
     salmon sandal scarlet shadow shell signal silver simple sketch slope socket solar spark spice spiral
-    spring square stable starch steady stone storm summit sunny tablet talon temple thunder ticket tiger timber
+    spring square stable starch steady stone storm summit sunny tablet talon temple thunder ticket tiger
+    timber
     token topaz tower trail travel tulip tunnel turtle velvet vessel violet voyage walnut wander water willow
     window winter wizard yellow zebra zenith
     """.split()

@@ -1,0 +1,147 @@
+"""Headless reproduction: run the notebooks in order with papermill for a preset and record the times.
+
+    python -m dense_rl.reproduce --preset tiny            # what `make reproduce` runs
+    python -m dense_rl.reproduce --preset tiny --force    # rerun stages that already finished
+    python -m dense_rl.reproduce --strip notebooks        # strip outputs from notebooks before committing
+
+Executed notebooks go to results/<scale>/notebooks/. A stage whose executed copy finished with the same
+parameters is skipped unless --force. A failing notebook stops the run with the notebook and the cell named.
+results/<scale>/reproduce.json records the seconds of every stage and the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from dense_rl.config import preset_names
+from dense_rl.evaluate import machine
+from dense_rl.paths import ROOT
+
+NOTEBOOKS = ROOT / "notebooks"
+# Stages in order; each runs once per preset it applies to. A notebook not yet in notebooks/ is skipped.
+STAGES = (
+    ("00_tiny_policy", ("tiny-code",)),
+    ("01_syntax_processor", ("tiny-code", "paper-mbpp")),
+    ("02_ruff_attribution", ("tiny-code", "paper-mbpp")),
+    ("03_task_rewards", ("tiny-code", "paper-mbpp")),
+    ("04_simulator_reward", ("tiny-robot", "paper-robo")),
+    ("05_dense_ppo", ("tiny-code", "tiny-robot", "paper-mbpp", "paper-robo")),
+    ("06_evaluation", ("tiny-code", "tiny-robot", "paper-mbpp", "paper-robo")),
+    ("07_ablation", ("tiny-code", "paper-mbpp")),
+)
+
+
+class StageFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+
+def scale_of(preset: str) -> str:
+    return "tiny" if preset.startswith("tiny") else preset
+
+
+def stage_parameters(notebook: Path, preset: str) -> dict:
+    """The run's parameters, restricted to those the notebook declares in its parameters cell."""
+    wanted = {"preset": preset, "out_dir": f"results/{scale_of(preset)}"}
+    declared = papermill.inspect_notebook(str(notebook))
+    return {k: v for k, v in wanted.items() if k in declared}
+
+
+def finished(executed: Path, parameters: dict) -> bool:
+    """Did an earlier run of this stage complete with the same parameters?"""
+    marker = executed.with_suffix(".done.json")
+    return executed.exists() and marker.exists() and json.loads(marker.read_text()) == parameters
+
+
+def run_stage(notebook: Path, executed: Path, parameters: dict) -> float:
+    """Execute one notebook headless; returns seconds. Raises StageFailed naming notebook and cell."""
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    executed.with_suffix(".done.json").unlink(missing_ok=True)
+    t0 = time.time()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            cwd=str(NOTEBOOKS),
+            progress_bar=True,
+            kernel_name="python3",
+        )
+    except papermill.PapermillExecutionError as err:
+        raise StageFailed(
+            f"notebook {notebook.name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}); "
+            f"the executed copy with the traceback is {executed}"
+        ) from err
+    executed.with_suffix(".done.json").write_text(json.dumps(parameters))
+    return time.time() - t0
+
+
+def reproduce(
+    preset: str, force: bool = False, notebooks_dir: Path = NOTEBOOKS, out_root: Path | None = None
+) -> dict:
+    """Run every stage of `preset` (an alias like 'tiny' expands); returns and writes reproduce.json."""
+    presets = preset_names(preset)
+    scale = scale_of(presets[0])
+    out = (out_root or ROOT / "results") / scale
+    record: dict = {"preset": preset, "machine": machine(), "stages": {}}
+    t0 = time.time()
+    for name, applies_to in STAGES:
+        notebook = notebooks_dir / f"{name}.ipynb"
+        runs = [p for p in presets if p in applies_to] if notebook.exists() else []
+        for p in runs:
+            suffix = f"-{p}" if len(runs) > 1 else ""
+            executed = out / "notebooks" / f"{name}{suffix}.ipynb"
+            params = stage_parameters(notebook, p)
+            if not force and finished(executed, params):
+                print(
+                    f"[reproduce] {executed.name}: finished earlier, skipped (--force reruns it)", flush=True
+                )
+                record["stages"][executed.stem] = "skipped"
+                continue
+            print(f"[reproduce] {name} for {p} -> {executed.relative_to(out.parent.parent)}", flush=True)
+            record["stages"][executed.stem] = round(run_stage(notebook, executed, params), 1)
+    record["total_seconds"] = round(time.time() - t0, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def strip_outputs(folder: Path) -> None:
+    """Remove outputs and execution counts from every notebook in `folder` (clean diffs)."""
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+            cell.metadata.pop("papermill", None)
+        nb.metadata.pop("papermill", None)
+        nbformat.write(nb, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the notebooks headless with papermill.")
+    parser.add_argument("--preset", default="tiny", help="tiny (both tiny presets), paper-mbpp or paper-robo")
+    parser.add_argument("--force", action="store_true", help="rerun stages that finished earlier")
+    parser.add_argument("--strip", type=Path, help="strip outputs from the notebooks in this folder and exit")
+    args = parser.parse_args(argv)
+    if args.strip:
+        strip_outputs(args.strip)
+        return 0
+    try:
+        record = reproduce(args.preset, force=args.force)
+    except (StageFailed, ValueError) as err:
+        print(f"[reproduce] stopped: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
