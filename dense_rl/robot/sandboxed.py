@@ -1,0 +1,154 @@
+"""Running robot programs in the sandbox: one isolated process per program, all its runs inside it.
+
+    from dense_rl.robot.sandboxed import run_robosim, run_roboeval
+    run_robosim(['def task_program():\\n    say("hi")\\n'], n_runs=5, seed=0)    # -> [[RunOutcome x5]]
+
+Programs are untrusted, so they never run in the caller's process. Each program gets one sandboxed Python
+process (dense_rl.sandbox.run_program: resource limits, scrubbed environment, bubblewrap namespaces where
+available) that runs HARNESS_SOURCE. The harness imports the simulators from dense_rl (the sandbox keeps the
+kit's interpreter, so the editable install is importable), reads one JSON request from stdin, runs the
+program once per world (a fresh simulator each time) and writes one result line per run, then a final
+"done" line. Every line the harness writes starts with a random nonce the parent chose for this process,
+and the program's output goes to /dev/null, so a program that prints JSON cannot pass for a result.
+
+Requests: {"nonce", "mode": "robosim", "program", "seeds", "max_steps", "cpu_s"} or
+{"nonce", "mode": "roboeval", "program", "states", "max_steps", "cpu_s"}. In roboeval mode the harness
+stops after the first state that crashes or times out unexpectedly, since that state already decides the
+program's class.
+
+What is covered: a program that prints, exits, kills its own process (the states it never finished are
+reported as a Python error "the program ended its process"), or runs out of CPU or memory (the sandbox's
+limits end it). What is not: the nonce only defeats programs that print; a program written to attack the
+harness can read the nonce from the harness's memory, since both run in one interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+
+from dense_rl.robot.api import RunOutcome, run_in_simulator
+from dense_rl.robot.trace import Failure
+
+HARNESS_SOURCE = "from dense_rl.robot.sandboxed import main\nmain()\n"
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # a timed-out run can leave a trace of a thousand events
+
+
+def run_request(request: dict):
+    """Yield one RunOutcome per world of the request, IN THIS PROCESS (the sandbox, or trusted code)."""
+    from dense_rl.robot.evalsim import EvalSim
+    from dense_rl.robot.robosim import RoboSim
+
+    program, max_steps, cpu_s = request["program"], request["max_steps"], request["cpu_s"]
+    if request["mode"] == "robosim":
+        for seed in request["seeds"]:
+            yield run_in_simulator(RoboSim(seed, max_steps), program, cpu_s=cpu_s)
+        return
+    for state in request["states"]:
+        outcome = run_in_simulator(EvalSim(state, max_steps), program, cpu_s=cpu_s)
+        yield outcome
+        failure = outcome.failure
+        if failure and (failure.category != "timeout" or not state.get("timeout_expected", False)):
+            return
+
+
+def main() -> None:
+    """The sandboxed process: read the request, write `nonce JSON` lines on a private copy of stdout.
+
+    File descriptor 1 is pointed at /dev/null before any program runs, so nothing the program writes to
+    stdout (print, sys.__stdout__, os.write(1, ...)) reaches the parent. stderr stays: it is only shown
+    when the process dies.
+    """
+    request = json.loads(sys.stdin.read())
+    nonce = request.pop("nonce")
+    results = os.dup(1)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(sink, 1)
+
+    def report(record: dict) -> None:
+        data = f"{nonce} {json.dumps(record)}\n".encode()
+        while data:
+            data = data[os.write(results, data) :]
+
+    for outcome in run_request(request):
+        report(outcome.to_dict())
+    report({"done": True})
+
+
+def parse_output(stdout: str, nonce: str) -> tuple[list[RunOutcome], bool]:
+    """The run outcomes in the harness's tagged lines, and whether the harness got to its "done" line."""
+    outcomes, done = [], False
+    for line in stdout.splitlines():
+        if not line.startswith(nonce + " "):
+            continue
+        try:
+            record = json.loads(line[len(nonce) + 1 :])
+        except json.JSONDecodeError:  # cut off by the sandbox's output cap: the run did not report
+            break
+        if record.get("done"):
+            done = True
+        else:
+            outcomes.append(RunOutcome.from_dict(record))
+    return outcomes, done
+
+
+def _died(status: str, stderr: str) -> RunOutcome:
+    tail = stderr.strip().splitlines()[-1:] or [""]
+    message = f"the program ended its process (sandbox status {status}) {tail[0]}"[:300]
+    return RunOutcome(Failure("python", "ProcessDied", message, None))
+
+
+def run_requests(requests: list[dict], *, cpu_s: float, workers: int = 2) -> list[list[RunOutcome]]:
+    """Run each request in its own sandboxed process; a process that died gets one ProcessDied outcome."""
+    from dense_rl.sandbox import Limits, run_programs
+
+    nonces = [secrets.token_hex(16) for _ in requests]
+    stdins = [json.dumps({**r, "nonce": n}) for r, n in zip(requests, nonces, strict=True)]
+    most_runs = max((len(r.get("seeds", r.get("states", []))) for r in requests), default=1)
+    budget = most_runs * cpu_s + 3.0  # the harness's own CPU limits fire first; this is the backstop
+    limits = Limits(wall_s=2 * budget + 5, cpu_s=budget, memory_mb=1024, max_output_bytes=MAX_OUTPUT_BYTES)
+    results = run_programs([HARNESS_SOURCE] * len(requests), stdins=stdins, limits=limits, workers=workers)
+    runs = []
+    for result, nonce in zip(results, nonces, strict=True):
+        outcomes, done = parse_output(result.stdout, nonce)
+        runs.append(outcomes if done else [*outcomes, _died(result.status, result.stderr)])
+    return runs
+
+
+def run_robosim(
+    programs: list[str],
+    *,
+    n_runs: int = 5,
+    seed: int = 0,
+    max_steps: int = 500,
+    cpu_s: float = 0.5,
+    workers: int = 2,
+) -> list[list[RunOutcome]]:
+    """Each program in `n_runs` fresh RoboSim worlds (seeds from robosim.run_seeds), sandboxed."""
+    from dense_rl.robot.robosim import run_seeds
+
+    seeds = run_seeds(seed, n_runs)
+    requests = [
+        {"mode": "robosim", "program": p, "seeds": seeds, "max_steps": max_steps, "cpu_s": cpu_s}
+        for p in programs
+    ]
+    runs = run_requests(requests, cpu_s=cpu_s, workers=workers)
+    return [r[:n_runs] + [r[-1]] * (n_runs - len(r)) for r in runs]  # a dead process fails its remaining runs
+
+
+def run_roboeval(
+    programs: list[str],
+    states: list[list[dict]],
+    *,
+    max_steps: int = 1000,
+    cpu_s: float = 1.0,
+    workers: int = 2,
+) -> list[list[RunOutcome]]:
+    """Each program in its own list of RoboEval world states, in order, sandboxed (may stop early)."""
+    requests = [
+        {"mode": "roboeval", "program": p, "states": s, "max_steps": max_steps, "cpu_s": cpu_s}
+        for p, s in zip(programs, states, strict=True)
+    ]
+    return run_requests(requests, cpu_s=cpu_s, workers=workers)
