@@ -43,6 +43,9 @@ class Config:
     domain: str = _f("code", "'code' (unit tests + DFG) or 'robot' (simulator reward)")
     model: str = _f(TINY_MODEL, "hub id or local path of the policy; 'tiny' = the kit's own CPU model")
     seed: int = _f(0, "seeds python, numpy and torch in one place (dense_rl.seeding)")
+    train_data: str = _f(
+        "", "paper presets: local .jsonl/.parquet or hub id of the training rows (tasks/sources.py)"
+    )
 
     # --- LoRA (the paper fine-tunes adapters; the reference policy is the adapter disabled) ---
     lora_r: int = _f(16, "LoRA rank")
@@ -76,6 +79,10 @@ class Config:
     w_dfg: float = _f(0.1, "weight of the data-flow-graph match (code domain)")
     w_tests: float = _f(0.7, "weight of the unit-test pass fraction (code domain)")
     w_sim: float = _f(0.0, "weight of the simulator reward (robot domain)")
+    syntax_scheme: str = _f(
+        "signed", "'signed' (+1 per valid code token, -1 on the offending one; the paper) or 'penalty'"
+    )
+    length_normalise: bool = _f(False, "divide each sample's non-KL reward by its length (length bias fix)")
     sim_runs: int = _f(5, "simulator runs per program in fresh random worlds (robot domain)")
 
     def to_json(self, path: str | Path) -> None:
@@ -149,7 +156,12 @@ def get_preset(name: str, **overrides) -> Config:
 
 def validate(cfg: Config) -> None:
     """Reject values no run can use, naming the field and what is allowed."""
-    choices = {"domain": ("code", "robot"), "kl_estimator": ("k1", "k3"), "reward_mode": ("dense", "sparse")}
+    choices = {
+        "domain": ("code", "robot"),
+        "kl_estimator": ("k1", "k3"),
+        "reward_mode": ("dense", "sparse"),
+        "syntax_scheme": ("signed", "penalty"),
+    }
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"config field {name}={getattr(cfg, name)!r} is not one of {allowed}")

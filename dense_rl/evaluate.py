@@ -23,6 +23,7 @@ import torch
 from dense_rl import figures
 from dense_rl.paths import project_path
 from dense_rl.policy import sample
+from dense_rl.rewards.lint import ruff_diagnostics
 from dense_rl.rewards.tests import TestOutcome, run_unit_tests
 from dense_rl.spans import code_region
 from dense_rl.tasks.chat import messages_for
@@ -74,6 +75,16 @@ def judge(tasks: list[CodeTask], texts: list[str], workers: int = 2) -> list[tup
     return [(c, outcome_kind(c, o), o) for c, o in zip(codes, outcomes, strict=True)]
 
 
+def lint_findings(codes: list[str]) -> dict:
+    """How many of `codes` (all compiling) get at least one Ruff finding, and the most frequent codes."""
+    found = ruff_diagnostics(codes)
+    counts = Counter(d.code for diagnostics in found for d in diagnostics)
+    return {
+        "ruff_flagged_greedy": sum(bool(d) for d in found),
+        "ruff_top_codes_greedy": dict(counts.most_common(8)),
+    }
+
+
 def tiny_benchmark(
     tokenizer,
     model,
@@ -119,6 +130,7 @@ def tiny_benchmark(
             )
         )
     kinds = Counter(r["kind"] for r in records)
+    lint = lint_findings([r["solution"] for r in records if r["kind"] != "syntax_error"])
     summary = {
         "heldout_tasks": n_tasks,
         "heldout_pass_at_1": kinds["pass"] / n_tasks,
@@ -131,6 +143,7 @@ def tiny_benchmark(
         "n_samples": n_samples,
         "failures_greedy": {k: kinds[k] for k in FAILURE_KINDS},
         "failures_sampled": {k: sum(j[1] == k for j in sampled_judged) for k in FAILURE_KINDS},
+        **lint,
     }
     return summary, records
 

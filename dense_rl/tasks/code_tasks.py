@@ -11,7 +11,12 @@ deliberate, because RL can only reinforce answers the policy sometimes finds:
   from the prompt rather than recall it;
 - constants are drawn from wide ranges (and the tokenizer splits digits), so they must be copied too;
 - every template has several phrasings and two or three solution styles, one of which may carry a lint smell
-  (e.g. `== True`, an unused variable) that the Ruff reward can later teach away.
+  (e.g. `== True`, an unused variable) that the Ruff reward can later teach away;
+- the pre-training answers are noisy on purpose, like code scraped from the web: each template has a typical
+  slip (an off-by-one, `>` for `>=`, `min` for `max`, ...) that a share of its answers carry (BUG_RATES). Where
+  the slip is the majority, the pre-trained policy's most likely answer is wrong while its samples are
+  sometimes right: exactly the situation in which unit-test rewards can teach it something. Only the
+  pre-training answers carry slips; every task's reference solution and tests are correct.
 
 Train and held-out tasks never share a function name (names are split by a stable hash) and use different
 random streams, so every held-out task is unseen. The expected outputs in the tests come from running the
@@ -511,6 +516,47 @@ TEMPLATES: tuple[Template, ...] = (
 )
 
 
+# A plausible slip: (correct text, slipped text), applied once to a correct solution.
+SLIPS = (
+    (" + 1)", ")"),  # off by one at the end of a range
+    (">= ", "> "),
+    (" > ", " >= "),
+    ("<= ", "< "),
+    (" < ", " <= "),
+    ("== 0", "!= 0"),
+    ("max(", "min("),
+    ("min(", "max("),
+    (" + ", " - "),
+    (" * ", " + "),
+    ("[::-1]", "[1:]"),
+    ("return True", "return False"),
+    (" -1\n", " 0\n"),
+    ("1 for", "2 for"),
+    ("upper()", "lower()"),
+    ("split()", "split(' ')"),
+)
+BUG_RATES = (0.0, 0.0, 0.2, 0.6, 0.75)  # share of a template's pre-training answers that carry its slip
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "big")
+
+
+def bug_rate(template_name: str) -> float:
+    """Share of this template's pre-training answers that carry its typical slip (stable per template)."""
+    return BUG_RATES[_stable_hash(template_name) % len(BUG_RATES)]
+
+
+def slipped(reference: str, template_name: str) -> str:
+    """`reference` with its template's typical slip: the first applicable one in a per-template order."""
+    start = _stable_hash("slip/" + template_name) % len(SLIPS)
+    header, body = reference.split("\n", 1)  # never touch the signature
+    for old, new in SLIPS[start:] + SLIPS[:start]:
+        if old in body:
+            return header + "\n" + body.replace(old, new, 1)
+    return reference
+
+
 def function_name(rng: random.Random) -> str:
     """A random 1-3 word snake_case name."""
     return "_".join(rng.choice(WORDS) for _ in range(rng.choice((1, 2, 2, 3))))
@@ -575,6 +621,10 @@ def generate_code_tasks(n: int, split: str = "train", seed: int = 0) -> list[Cod
 
 
 def answer_text(task: CodeTask, rng: random.Random) -> str:
-    """The assistant's answer used for supervised pre-training: an optional preface, then a fenced block."""
+    """The assistant's answer used for supervised pre-training: an optional preface, then a fenced block.
+
+    With probability bug_rate(template) the solution carries the template's typical slip (module docstring).
+    """
     preface = rng.choice(PREFACES).format(f=task.entry_point)
-    return f"{preface}```python\n{task.reference}```"
+    code = slipped(task.reference, task.template) if rng.random() < bug_rate(task.template) else task.reference
+    return f"{preface}```python\n{code}```"

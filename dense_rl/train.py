@@ -1,0 +1,454 @@
+"""Dense PPO for code: rollout -> per-token rewards -> advantages -> clipped updates of policy and critic.
+
+    python -m dense_rl.train --preset tiny-code                      # ~10 minutes on 2 CPU cores
+    python -m dense_rl.train --preset tiny-code --reward-mode sparse # the ablation: same total, last token
+    python -m dense_rl.train --preset tiny-robot --seed 1 --resume
+    accelerate launch --config_file configs/deepspeed_zero2.yaml -m dense_rl.train --preset paper-mbpp
+
+The loop reads like the paper's algorithm, top to bottom in `train()`:
+1. rollout: sample one answer per prompt from the policy (LoRA adapter on);
+2. score: log-probs of the policy and of the reference (the same model with the adapter disabled, as in the
+   paper) and the critic's values for every response token;
+3. rewards: each component (dense_rl.rewards.*, dense_rl.robot.reward) gives one value per token; `combine`
+   weights them and subtracts kl_coef * KL per token; mode "dense" keeps them where they fell, "sparse" puts
+   each sample's total on its last token (the ablation);
+4. advantages: GAE over the response tokens, whitened;
+5. PPO epochs over mini-batches: clipped policy loss + vf_coef * clipped value loss, gradient clipping;
+6. log a row of metrics.csv, checkpoint every `checkpoint_every` steps.
+The critic is a separate model (the paper's "secondary model"): a LoRA'd copy of the base with a scalar head.
+
+Where this departs from the paper: rewards, placement and losses follow it; the tiny presets use a larger
+learning rate and shorter answers (dense_rl/config.py says why); a run evaluates held-out pass@1 before and
+after training (results/<scale>/<run>/summary.json) so every run reports what it changed.
+Resuming: a checkpoint holds adapters, critic, optimiser, RNG states, step and data position, and is written
+to a temporary folder and renamed, so a crash never leaves a half-written checkpoint behind; metrics.csv rows
+after the checkpoint's step are dropped on resume, so the log has no duplicated or lost steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from peft import LoraConfig, get_peft_model
+from tqdm.auto import tqdm
+
+from dense_rl import ppo
+from dense_rl.batch import RewardOutput, RolloutBatch
+from dense_rl.config import Config, get_preset
+from dense_rl.evaluate import judge
+from dense_rl.paths import project_path
+from dense_rl.policy import load_policy, sample
+from dense_rl.rewards.combine import combine, config_weights
+from dense_rl.rewards.dfg import dfg_reward
+from dense_rl.rewards.lint import lint_reward
+from dense_rl.rewards.syntax import syntax_reward
+from dense_rl.rewards.tests import unit_test_reward
+from dense_rl.seeding import seed_everything
+from dense_rl.tasks.chat import messages_for
+from dense_rl.tasks.sources import heldout_tasks, training_tasks
+
+
+class ValueModel(torch.nn.Module):
+    """The critic: a transformer backbone (LoRA'd) and a scalar head, V(s_t) for every position."""
+
+    def __init__(self, backbone: torch.nn.Module, hidden_size: int):
+        super().__init__()
+        self.backbone = backbone
+        self.v_head = torch.nn.Linear(hidden_size, 1)
+        torch.nn.init.zeros_(self.v_head.weight)
+        torch.nn.init.zeros_(self.v_head.bias)
+
+    def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        return self.v_head(hidden.last_hidden_state).squeeze(-1).float()
+
+
+def lora_config(cfg: Config) -> LoraConfig:
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_models(cfg: Config):
+    """(tokenizer, policy with LoRA, critic). The reference policy is the policy with its adapter disabled."""
+    tokenizer, base = load_policy(cfg.model, seed=cfg.seed)
+    policy = get_peft_model(base, lora_config(cfg))
+    _, critic_base = load_policy(cfg.model, seed=cfg.seed)
+    critic_base = get_peft_model(critic_base, lora_config(cfg))
+    critic = ValueModel(critic_base.get_base_model().model, base.config.hidden_size)
+    return tokenizer, policy, critic
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Scoring: one batched forward over [left-padded prompt | right-padded response]
+# ------------------------------------------------------------------------------------------------------------
+
+
+def pack(batch: RolloutBatch, pad_id: int):
+    """input_ids, attention_mask, position_ids of [prompt | response], and P: where responses start.
+
+    Prompts are left-padded to a common length P so that response token t sits at column P + t in every row;
+    the logits at column P + t - 1 predict it. Position ids count real tokens only.
+    """
+    B, T = batch.response_ids.shape
+    P = max(len(p) for p in batch.prompt_ids)
+    input_ids = torch.full((B, P + T), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((B, P + T), dtype=torch.long)
+    for row, prompt in enumerate(batch.prompt_ids):
+        input_ids[row, P - len(prompt) : P] = torch.tensor(prompt)
+        attention_mask[row, P - len(prompt) : P] = 1
+    input_ids[:, P:] = batch.response_ids
+    attention_mask[:, P:] = batch.response_mask.long()
+    position_ids = (attention_mask.cumsum(1) - 1).clamp(min=0)
+    return input_ids, attention_mask, position_ids, P
+
+
+def policy_logprobs(model, inputs, response_ids, P: int, temperature: float, with_entropy: bool = False):
+    """log pi(a_t | s_t) for every response token, Tensor[B, T] (and the logits' entropy per token)."""
+    input_ids, attention_mask, position_ids = inputs
+    T = response_ids.shape[1]
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
+    logits = logits[:, P - 1 : P + T - 1].float() / temperature
+    logprobs = ppo.logprobs_from_logits(logits, response_ids)
+    return (logprobs, logits) if with_entropy else logprobs
+
+
+def critic_values(critic, inputs, P: int, T: int) -> torch.Tensor:
+    """V(s_t) for every response token t: the critic read at the position that predicts token t."""
+    return critic(*inputs)[:, P - 1 : P + T - 1]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Rewards: the components of the preset's domain, weighted and placed by `combine`
+# ------------------------------------------------------------------------------------------------------------
+
+
+def reward_components(cfg: Config, batch: RolloutBatch, tasks: list) -> dict[str, RewardOutput]:
+    """Every component with a non-zero weight, each a Tensor[B, T] of per-token rewards."""
+    parts: dict[str, RewardOutput] = {}
+    if cfg.w_syntax:
+        parts["syntax"] = syntax_reward(batch, tasks, scheme=cfg.syntax_scheme)
+    if cfg.w_lint:
+        parts["lint"] = lint_reward(batch, tasks)
+    if cfg.domain == "code":
+        if cfg.w_tests:
+            parts["tests"] = unit_test_reward(batch, tasks)
+        if cfg.w_dfg:
+            parts["dfg"] = dfg_reward(batch, tasks)
+    elif cfg.w_sim:
+        from dense_rl.robot.reward import robot_reward
+
+        parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
+    return parts
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Checkpoints and logs
+# ------------------------------------------------------------------------------------------------------------
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def save_checkpoint(run_dir: Path, step: int, policy, critic, optimizer) -> Path:
+    """Write checkpoints/step_N atomically (temporary folder, then rename) and point `latest` at it."""
+    final = run_dir / "checkpoints" / f"step_{step:06d}"
+    staging = run_dir / "checkpoints" / f".staging_{step:06d}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    policy.save_pretrained(staging / "policy")
+    trainable = {k: v for k, v in critic.state_dict().items() if "lora_" in k or k.startswith("v_head")}
+    torch.save(trainable, staging / "critic.pt")
+    torch.save({"optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step}, staging / "state.pt")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    latest_tmp = run_dir / "checkpoints" / ".latest"
+    latest_tmp.write_text(final.name)
+    os.replace(latest_tmp, run_dir / "checkpoints" / "latest")
+    return final
+
+
+def load_checkpoint(run_dir: Path, policy, critic, optimizer) -> int:
+    """Restore the latest complete checkpoint; returns its step (0 when there is none)."""
+    pointer = run_dir / "checkpoints" / "latest"
+    if not pointer.exists():
+        return 0
+    folder = run_dir / "checkpoints" / pointer.read_text().strip()
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(policy, load_file(folder / "policy" / "adapter_model.safetensors"))
+    critic.load_state_dict(torch.load(folder / "critic.pt"), strict=False)
+    state = torch.load(folder / "state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    return state["step"]
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only rows with step <= last_step (a resumed run rewrites what came after its checkpoint)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= last_step]
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def heldout_pass_at_1(cfg: Config, tokenizer, model, n_tasks: int) -> float:
+    """Greedy pass@1 (code) or error-free share in the training simulator (robot) on held-out tasks."""
+    tasks = heldout_tasks(cfg, n_tasks)
+    if not tasks:
+        return float("nan")
+    out = sample(
+        tokenizer, model, [messages_for(t) for t in tasks], temperature=0, max_new_tokens=cfg.response_length
+    )
+    if cfg.domain == "code":
+        return sum(kind == "pass" for _, kind, _ in judge(tasks, out.texts)) / len(tasks)
+    from dense_rl.robot.reward import robot_reward
+
+    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+    return float(
+        np.mean(robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"])
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The loop
+# ------------------------------------------------------------------------------------------------------------
+
+
+def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 500) -> dict:
+    """Run PPO with `cfg`, writing config.json, metrics.csv, checkpoints and summary.json into `run_dir`."""
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    # TRY NOT TO MODIFY: seeding (one place; each process gets its own sampling stream)
+    seed_everything(cfg.seed + accelerator.process_index)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (run_dir / "metrics.csv").exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run: pass --resume to continue it, or a new --run-name"
+        )
+    cfg.to_json(run_dir / "config.json")
+
+    tokenizer, policy, critic = build_models(cfg)
+    params = [p for p in [*policy.parameters(), *critic.parameters()] if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
+    start = load_checkpoint(run_dir, policy, critic, optimizer) if resume else 0
+    truncate_metrics(run_dir / "metrics.csv", start)
+    policy, critic, optimizer = accelerator.prepare(policy, critic, optimizer)
+    policy.eval()  # as TRL does: dropout off while sampling and while scoring the same tokens
+    critic.eval()
+    unwrapped = accelerator.unwrap_model(policy)
+    base_pass = None
+    if start == 0 and accelerator.is_main_process and eval_tasks:
+        base_pass = heldout_pass_at_1(cfg, tokenizer, unwrapped, eval_tasks)
+        (run_dir / "base_eval.json").write_text(json.dumps({"heldout_pass_at_1": base_pass}))
+
+    B = cfg.batch_size
+    tasks_all = training_tasks(cfg, cfg.total_steps * B * accelerator.num_processes)
+    t0 = time.time()
+    bar = tqdm(
+        range(start, cfg.total_steps),
+        desc=f"PPO {cfg.preset} {cfg.reward_mode}",
+        disable=not accelerator.is_main_process,
+    )
+    for step in bar:
+        # data position: step * B * num_processes + rank, so a resumed run continues with the same prompts
+        first = (step * accelerator.num_processes + accelerator.process_index) * B
+        tasks = tasks_all[first : first + B]
+
+        # 1. rollout
+        with torch.no_grad():
+            out = sample(
+                tokenizer,
+                unwrapped,
+                [messages_for(t) for t in tasks],
+                temperature=cfg.temperature,
+                max_new_tokens=cfg.response_length,
+                batch_size=B,
+            )
+        batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+        mask = batch.response_mask
+        inputs = pack(batch, tokenizer.pad_token_id)
+        P, T = inputs[3], mask.shape[1]
+        inputs = tuple(x.to(accelerator.device) for x in inputs[:3])
+        response_ids = batch.response_ids.to(accelerator.device)
+
+        # 2. score: log pi, log pi_ref (adapter off) and V(s_t) per response token
+        with torch.no_grad():
+            logprobs = policy_logprobs(policy, inputs, response_ids, P, cfg.temperature).cpu()
+            with unwrapped.disable_adapter():
+                ref_logprobs = policy_logprobs(unwrapped, inputs, response_ids, P, cfg.temperature).cpu()
+            values = critic_values(critic, inputs, P, T).cpu()
+
+        # 3. rewards: r_t = sum_k w_k component_k,t - kl_coef * KL_t, dense or sparse
+        t_reward = time.time()
+        kl = ppo.kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
+        parts = reward_components(cfg, batch, tasks)
+        weights = {k: v for k, v in config_weights(cfg).items() if k in parts}
+        total = combine(
+            parts,
+            weights,
+            mask=mask,
+            kl=kl,
+            kl_coef=cfg.kl_coef,
+            mode=cfg.reward_mode,
+            length_normalise=cfg.length_normalise,
+        )
+        reward_seconds = time.time() - t_reward
+
+        # 4. advantages: delta_t = r_t + gamma V(s_{t+1}) - V(s_t); A_t = delta_t + gamma lam A_{t+1}
+        advantages, returns = ppo.gae(total.per_token, values, mask, cfg.gamma, cfg.lam)
+        advantages = ppo.masked_whiten(advantages, mask) if mask.sum() > 1 else advantages
+
+        # 5. PPO epochs over mini-batches (models stay in eval mode: no dropout, so epoch 1 starts at ratio 1)
+        stats: dict[str, list[float]] = {}
+        for _ in range(cfg.ppo_epochs):
+            for idx in torch.randperm(B).split(cfg.mini_batch_size):
+                mb_inputs = tuple(x[idx] for x in inputs)
+                mb_mask = mask[idx].to(accelerator.device)
+                new_logprobs, logits = policy_logprobs(
+                    policy, mb_inputs, response_ids[idx], P, cfg.temperature, with_entropy=True
+                )
+                new_values = critic_values(critic, mb_inputs, P, T)
+                dev = accelerator.device
+                pg_loss, pg_stats = ppo.policy_loss(
+                    new_logprobs, logprobs[idx].to(dev), advantages[idx].to(dev), mb_mask, cfg.cliprange
+                )
+                vf_loss, vf_stats = ppo.value_loss(
+                    new_values, values[idx].to(dev), returns[idx].to(dev), mb_mask, cfg.cliprange_value
+                )
+                loss = pg_loss + cfg.vf_coef * vf_loss
+                optimizer.zero_grad(set_to_none=True)
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                with torch.no_grad():
+                    entropy = ppo.entropy_from_logits(logits, mb_mask)
+                for k, v in {
+                    "pg_loss": pg_loss,
+                    "vf_loss": vf_loss,
+                    "entropy": entropy,
+                    **pg_stats,
+                    **vf_stats,
+                }.items():
+                    stats.setdefault(k, []).append(float(torch.as_tensor(v).detach()))
+
+        # 6. log and checkpoint
+        row = {
+            "step": step + 1,
+            "seconds": round(time.time() - t0, 2),
+            "reward_seconds": round(reward_seconds, 3),
+        }
+        row |= {k: round(float(np.mean(v)), 5) for k, v in total.summary.items() if _is_number_list(v)}
+        row |= {k: round(float(np.mean(v)), 5) for k, v in stats.items()}
+        row["response_tokens"] = float(mask.sum(1).float().mean())
+        if accelerator.is_main_process:
+            append_metrics(run_dir / "metrics.csv", row)
+            bar.set_postfix(reward=f"{row['reward_total']:.3f}", **_progress(row))
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.total_steps:
+                save_checkpoint(run_dir, step + 1, unwrapped, accelerator.unwrap_model(critic), optimizer)
+        accelerator.wait_for_everyone()
+
+    summary = {
+        "preset": cfg.preset,
+        "reward_mode": cfg.reward_mode,
+        "seed": cfg.seed,
+        "steps": cfg.total_steps,
+        "minutes": round((time.time() - t0) / 60, 2),
+    }
+    if accelerator.is_main_process and eval_tasks:
+        base = (
+            base_pass
+            if base_pass is not None
+            else json.loads((run_dir / "base_eval.json").read_text())["heldout_pass_at_1"]
+        )
+        summary |= {
+            "base_heldout_pass_at_1": base,
+            "final_heldout_pass_at_1": heldout_pass_at_1(cfg, tokenizer, unwrapped, eval_tasks),
+            "heldout_tasks": eval_tasks,
+        }
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _is_number_list(values) -> bool:
+    return isinstance(values, list) and all(isinstance(v, (int, float)) for v in values)
+
+
+def _progress(row: dict) -> dict:
+    """The live numbers on the progress bar: pass rate (code) or error-free runs (robot)."""
+    keys = {"pass_at_1": "pass", "sim_success": "sim_ok", "syntax_valid": "syntax_ok"}
+    return {short: f"{row[k]:.2f}" for k, short in keys.items() if k in row}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Dense PPO for code LLMs (see the module docstring).")
+    parser.add_argument("--preset", default="tiny-code", help="tiny-code, tiny-robot, paper-mbpp, paper-robo")
+    parser.add_argument(
+        "--reward-mode", choices=("dense", "sparse"), help="override the preset's reward mode"
+    )
+    parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--model", help="hub id or local path; overrides the preset's model")
+    parser.add_argument("--steps", type=int, help="override total_steps")
+    parser.add_argument("--run-name", help="folder under results/<scale>/ (default: <preset>-<mode>-s<seed>)")
+    parser.add_argument(
+        "--eval-tasks", type=int, default=500, help="held-out tasks evaluated before and after"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in {
+            "reward_mode": args.reward_mode,
+            "seed": args.seed,
+            "model": args.model,
+            "total_steps": args.steps,
+        }.items()
+        if v is not None
+    }
+    cfg = get_preset(args.preset, **overrides)
+    run_name = args.run_name or f"{cfg.preset}-{cfg.reward_mode}-s{cfg.seed}"
+    summary = train(
+        cfg, project_path(f"results/{cfg.scale}/{run_name}"), resume=args.resume, eval_tasks=args.eval_tasks
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
