@@ -253,6 +253,95 @@ def heldout_pass_at_1(cfg: Config, tokenizer, model, n_tasks: int) -> float:
 # ------------------------------------------------------------------------------------------------------------
 
 
+def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tasks: list) -> dict:
+    """One PPO step on `tasks` (one prompt each): steps 1-5 of the module docstring; returns metrics."""
+    B = len(tasks)
+    unwrapped = accelerator.unwrap_model(policy)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    # 1. rollout
+    with torch.no_grad():
+        out = sample(
+            tokenizer,
+            unwrapped,
+            [messages_for(t) for t in tasks],
+            temperature=cfg.temperature,
+            max_new_tokens=cfg.response_length,
+            batch_size=B,
+        )
+    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+    mask = batch.response_mask
+    inputs = pack(batch, tokenizer.pad_token_id)
+    P, T = inputs[3], mask.shape[1]
+    inputs = tuple(x.to(accelerator.device) for x in inputs[:3])
+    response_ids = batch.response_ids.to(accelerator.device)
+
+    # 2. score: log pi, log pi_ref (adapter off) and V(s_t) per response token
+    with torch.no_grad():
+        logprobs = policy_logprobs(policy, inputs, response_ids, P, cfg.temperature).cpu()
+        with unwrapped.disable_adapter():
+            ref_logprobs = policy_logprobs(unwrapped, inputs, response_ids, P, cfg.temperature).cpu()
+        values = critic_values(critic, inputs, P, T).cpu()
+
+    # 3. rewards: r_t = sum_k w_k component_k,t - kl_coef * KL_t, dense or sparse
+    t_reward = time.time()
+    kl = ppo.kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
+    parts = reward_components(cfg, batch, tasks)
+    weights = {k: v for k, v in config_weights(cfg).items() if k in parts}
+    total = combine(
+        parts,
+        weights,
+        mask=mask,
+        kl=kl,
+        kl_coef=cfg.kl_coef,
+        mode=cfg.reward_mode,
+        length_normalise=cfg.length_normalise,
+    )
+    reward_seconds = time.time() - t_reward
+
+    # 4. advantages: delta_t = r_t + gamma V(s_{t+1}) - V(s_t); A_t = delta_t + gamma lam A_{t+1}
+    advantages, returns = ppo.gae(total.per_token, values, mask, cfg.gamma, cfg.lam)
+    advantages = ppo.masked_whiten(advantages, mask) if mask.sum() > 1 else advantages
+
+    # 5. PPO epochs over mini-batches (models stay in eval mode: no dropout, so epoch 1 starts at ratio 1)
+    stats: dict[str, list[float]] = {}
+    for _ in range(cfg.ppo_epochs):
+        for idx in torch.randperm(B).split(cfg.mini_batch_size):
+            mb_inputs = tuple(x[idx] for x in inputs)
+            mb_mask = mask[idx].to(accelerator.device)
+            new_logprobs, logits = policy_logprobs(
+                policy, mb_inputs, response_ids[idx], P, cfg.temperature, with_entropy=True
+            )
+            new_values = critic_values(critic, mb_inputs, P, T)
+            dev = accelerator.device
+            pg_loss, pg_stats = ppo.policy_loss(
+                new_logprobs, logprobs[idx].to(dev), advantages[idx].to(dev), mb_mask, cfg.cliprange
+            )
+            vf_loss, vf_stats = ppo.value_loss(
+                new_values, values[idx].to(dev), returns[idx].to(dev), mb_mask, cfg.cliprange_value
+            )
+            loss = pg_loss + cfg.vf_coef * vf_loss
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                entropy = ppo.entropy_from_logits(logits, mb_mask)
+            for k, v in {
+                "pg_loss": pg_loss,
+                "vf_loss": vf_loss,
+                "entropy": entropy,
+                **pg_stats,
+                **vf_stats,
+            }.items():
+                stats.setdefault(k, []).append(float(torch.as_tensor(v).detach()))
+
+    row = {"reward_seconds": round(reward_seconds, 3)}
+    row |= {k: round(float(np.mean(v)), 5) for k, v in total.summary.items() if _is_number_list(v)}
+    row |= {k: round(float(np.mean(v)), 5) for k, v in stats.items()}
+    row["response_tokens"] = float(mask.sum(1).float().mean())
+    return row
+
+
 def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 500) -> dict:
     """Run PPO with `cfg`, writing config.json, metrics.csv, checkpoints and summary.json into `run_dir`."""
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
@@ -292,92 +381,11 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
         first = (step * accelerator.num_processes + accelerator.process_index) * B
         tasks = tasks_all[first : first + B]
 
-        # 1. rollout
-        with torch.no_grad():
-            out = sample(
-                tokenizer,
-                unwrapped,
-                [messages_for(t) for t in tasks],
-                temperature=cfg.temperature,
-                max_new_tokens=cfg.response_length,
-                batch_size=B,
-            )
-        batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
-        mask = batch.response_mask
-        inputs = pack(batch, tokenizer.pad_token_id)
-        P, T = inputs[3], mask.shape[1]
-        inputs = tuple(x.to(accelerator.device) for x in inputs[:3])
-        response_ids = batch.response_ids.to(accelerator.device)
-
-        # 2. score: log pi, log pi_ref (adapter off) and V(s_t) per response token
-        with torch.no_grad():
-            logprobs = policy_logprobs(policy, inputs, response_ids, P, cfg.temperature).cpu()
-            with unwrapped.disable_adapter():
-                ref_logprobs = policy_logprobs(unwrapped, inputs, response_ids, P, cfg.temperature).cpu()
-            values = critic_values(critic, inputs, P, T).cpu()
-
-        # 3. rewards: r_t = sum_k w_k component_k,t - kl_coef * KL_t, dense or sparse
-        t_reward = time.time()
-        kl = ppo.kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
-        parts = reward_components(cfg, batch, tasks)
-        weights = {k: v for k, v in config_weights(cfg).items() if k in parts}
-        total = combine(
-            parts,
-            weights,
-            mask=mask,
-            kl=kl,
-            kl_coef=cfg.kl_coef,
-            mode=cfg.reward_mode,
-            length_normalise=cfg.length_normalise,
-        )
-        reward_seconds = time.time() - t_reward
-
-        # 4. advantages: delta_t = r_t + gamma V(s_{t+1}) - V(s_t); A_t = delta_t + gamma lam A_{t+1}
-        advantages, returns = ppo.gae(total.per_token, values, mask, cfg.gamma, cfg.lam)
-        advantages = ppo.masked_whiten(advantages, mask) if mask.sum() > 1 else advantages
-
-        # 5. PPO epochs over mini-batches (models stay in eval mode: no dropout, so epoch 1 starts at ratio 1)
-        stats: dict[str, list[float]] = {}
-        for _ in range(cfg.ppo_epochs):
-            for idx in torch.randperm(B).split(cfg.mini_batch_size):
-                mb_inputs = tuple(x[idx] for x in inputs)
-                mb_mask = mask[idx].to(accelerator.device)
-                new_logprobs, logits = policy_logprobs(
-                    policy, mb_inputs, response_ids[idx], P, cfg.temperature, with_entropy=True
-                )
-                new_values = critic_values(critic, mb_inputs, P, T)
-                dev = accelerator.device
-                pg_loss, pg_stats = ppo.policy_loss(
-                    new_logprobs, logprobs[idx].to(dev), advantages[idx].to(dev), mb_mask, cfg.cliprange
-                )
-                vf_loss, vf_stats = ppo.value_loss(
-                    new_values, values[idx].to(dev), returns[idx].to(dev), mb_mask, cfg.cliprange_value
-                )
-                loss = pg_loss + cfg.vf_coef * vf_loss
-                optimizer.zero_grad(set_to_none=True)
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
-                optimizer.step()
-                with torch.no_grad():
-                    entropy = ppo.entropy_from_logits(logits, mb_mask)
-                for k, v in {
-                    "pg_loss": pg_loss,
-                    "vf_loss": vf_loss,
-                    "entropy": entropy,
-                    **pg_stats,
-                    **vf_stats,
-                }.items():
-                    stats.setdefault(k, []).append(float(torch.as_tensor(v).detach()))
+        row = {"step": step + 1}
+        row |= ppo_step(cfg, tokenizer, policy, critic, optimizer, accelerator, tasks)
+        row["seconds"] = round(time.time() - t0, 2)
 
         # 6. log and checkpoint
-        row = {
-            "step": step + 1,
-            "seconds": round(time.time() - t0, 2),
-            "reward_seconds": round(reward_seconds, 3),
-        }
-        row |= {k: round(float(np.mean(v)), 5) for k, v in total.summary.items() if _is_number_list(v)}
-        row |= {k: round(float(np.mean(v)), 5) for k, v in stats.items()}
-        row["response_tokens"] = float(mask.sum(1).float().mean())
         if accelerator.is_main_process:
             append_metrics(run_dir / "metrics.csv", row)
             bar.set_postfix(reward=f"{row['reward_total']:.3f}", **_progress(row))
