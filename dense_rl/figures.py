@@ -54,3 +54,30 @@ def failure_breakdown(base_policy_json: str | Path, out_png: str | Path):
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     return fig
+
+
+def training_curves(metrics_csvs: dict[str, str | Path], out_png: str | Path, keys: tuple[str, ...] = ()):
+    """Curves of several runs' metrics.csv side by side (label -> path), one panel per metric."""
+    import csv
+
+    runs = {label: list(csv.DictReader(open(path))) for label, path in metrics_csvs.items()}
+    available = set.intersection(*(set(rows[0]) for rows in runs.values() if rows)) if runs else set()
+    default = ("reward_total", "pass_at_1", "sim_success", "syntax_valid", "kl", "entropy")
+    keys = tuple(k for k in (keys or default) if k in available)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for label, rows in runs.items():
+            steps = [int(r["step"]) for r in rows]
+            values = [float(r[key]) for r in rows]
+            window = max(1, len(values) // 15)
+            smooth = [
+                sum(values[max(0, i - window) : i + 1]) / len(values[max(0, i - window) : i + 1])
+                for i in range(len(values))
+            ]
+            line = ax.plot(steps, values, alpha=0.25)[0]
+            ax.plot(steps, smooth, color=line.get_color(), label=label)
+        ax.set(title=key, xlabel="PPO step")
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    return fig

@@ -34,6 +34,7 @@ import os
 import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -253,11 +254,27 @@ def heldout_pass_at_1(cfg: Config, tokenizer, model, n_tasks: int) -> float:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tasks: list) -> dict:
-    """One PPO step on `tasks` (one prompt each): steps 1-5 of the module docstring; returns metrics."""
+@dataclass
+class Experience:
+    """One rollout, scored: everything PPO's update needs (and everything a notebook wants to look at)."""
+
+    batch: RolloutBatch
+    components: dict[str, RewardOutput]  # each reward component's per-token rewards
+    total: RewardOutput  # r_t after weighting, placement (dense / sparse) and the KL penalty
+    kl: torch.Tensor  # per-token KL to the reference, [B, T]
+    logprobs: torch.Tensor  # log pi_old(a_t | s_t), [B, T]
+    values: torch.Tensor  # V_old(s_t), [B, T]
+    advantages: torch.Tensor  # whitened GAE advantages, [B, T]
+    returns: torch.Tensor  # advantages (before whitening) + values: the critic's targets
+    inputs: tuple  # packed (input_ids, attention_mask, position_ids) on the device
+    P: int  # column where responses start in `inputs`
+    reward_seconds: float
+
+
+def collect_experience(cfg: Config, tokenizer, policy, critic, accelerator, tasks: list) -> Experience:
+    """Steps 1-4: rollout, score, rewards, advantages (no gradients)."""
     B = len(tasks)
     unwrapped = accelerator.unwrap_model(policy)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     # 1. rollout
     with torch.no_grad():
         out = sample(
@@ -302,7 +319,20 @@ def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tas
     advantages, returns = ppo.gae(total.per_token, values, mask, cfg.gamma, cfg.lam)
     advantages = ppo.masked_whiten(advantages, mask) if mask.sum() > 1 else advantages
 
-    # 5. PPO epochs over mini-batches (models stay in eval mode: no dropout, so epoch 1 starts at ratio 1)
+    return Experience(
+        batch, parts, total, kl, logprobs, values, advantages, returns, inputs, P, reward_seconds
+    )
+
+
+def ppo_update(
+    cfg: Config, policy, critic, optimizer, accelerator, exp: Experience
+) -> dict[str, list[float]]:
+    """Step 5: PPO epochs over mini-batches: clipped policy loss + vf_coef * clipped value loss."""
+    B, T = exp.batch.response_mask.shape
+    P, inputs, mask, dev = exp.P, exp.inputs, exp.batch.response_mask, accelerator.device
+    response_ids = exp.batch.response_ids.to(dev)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    # models stay in eval mode: no dropout, so the first epoch starts at ratio 1
     stats: dict[str, list[float]] = {}
     for _ in range(cfg.ppo_epochs):
         for idx in torch.randperm(B).split(cfg.mini_batch_size):
@@ -312,12 +342,11 @@ def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tas
                 policy, mb_inputs, response_ids[idx], P, cfg.temperature, with_entropy=True
             )
             new_values = critic_values(critic, mb_inputs, P, T)
-            dev = accelerator.device
             pg_loss, pg_stats = ppo.policy_loss(
-                new_logprobs, logprobs[idx].to(dev), advantages[idx].to(dev), mb_mask, cfg.cliprange
+                new_logprobs, exp.logprobs[idx].to(dev), exp.advantages[idx].to(dev), mb_mask, cfg.cliprange
             )
             vf_loss, vf_stats = ppo.value_loss(
-                new_values, values[idx].to(dev), returns[idx].to(dev), mb_mask, cfg.cliprange_value
+                new_values, exp.values[idx].to(dev), exp.returns[idx].to(dev), mb_mask, cfg.cliprange_value
             )
             loss = pg_loss + cfg.vf_coef * vf_loss
             optimizer.zero_grad(set_to_none=True)
@@ -334,11 +363,17 @@ def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tas
                 **vf_stats,
             }.items():
                 stats.setdefault(k, []).append(float(torch.as_tensor(v).detach()))
+    return stats
 
-    row = {"reward_seconds": round(reward_seconds, 3)}
-    row |= {k: round(float(np.mean(v)), 5) for k, v in total.summary.items() if _is_number_list(v)}
+
+def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tasks: list) -> dict:
+    """One PPO step on `tasks` (one prompt each): steps 1-5 of the module docstring; returns metrics."""
+    exp = collect_experience(cfg, tokenizer, policy, critic, accelerator, tasks)
+    stats = ppo_update(cfg, policy, critic, optimizer, accelerator, exp)
+    row = {"reward_seconds": round(exp.reward_seconds, 3)}
+    row |= {k: round(float(np.mean(v)), 5) for k, v in exp.total.summary.items() if _is_number_list(v)}
     row |= {k: round(float(np.mean(v)), 5) for k, v in stats.items()}
-    row["response_tokens"] = float(mask.sum(1).float().mean())
+    row["response_tokens"] = float(exp.batch.response_mask.sum(1).float().mean())
     return row
 
 
