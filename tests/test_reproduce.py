@@ -81,3 +81,18 @@ def test_notebook_00_runs_headless_on_a_shrunken_policy(tiny_path, tmp_path):
     report = json.loads((tmp_path / "base_policy.json").read_text())
     assert report["heldout_tasks"] == 4 and 0 <= report["heldout_pass_at_1"] <= 1
     assert (tmp_path / "base_policy_failures.png").exists()
+
+
+@pytest.mark.slow
+def test_notebook_05_trains_and_writes_a_run(tiny_path, tmp_path):
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "05_dense_ppo.ipynb"),
+        str(tmp_path / "05.ipynb"),
+        cwd=str(NOTEBOOKS),
+        parameters={"model": str(tiny_path), "steps": 2, "eval_tasks": 4, "out_dir": str(tmp_path)},
+        progress_bar=False,
+    )
+    run = tmp_path / "tiny-code-dense-s0"
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + one row per step
+    summary = json.loads((tmp_path / "ppo_summary.json").read_text())[run.name]
+    assert {"base_heldout_pass_at_1", "final_heldout_pass_at_1", "minutes", "seed"} <= set(summary)
