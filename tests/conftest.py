@@ -9,18 +9,19 @@ import pytest
 
 from dense_rl.tiny import TinySpec, tiny_policy_path
 
-SHRUNKEN = TinySpec(
-    n_code_tasks=300,
-    n_robot_tasks=60,
+SHRUNKEN = TinySpec(  # ~15 s: big enough to write fenced `def` blocks, so every reward has something to say
+    n_code_tasks=1500,
+    n_robot_tasks=100,
     vocab_size=400,
-    hidden_size=32,
-    layers=1,
+    hidden_size=64,
+    layers=2,
     heads=2,
-    ffn_size=64,
+    ffn_size=128,
     max_positions=512,
-    steps=3,
-    batch_size=8,
-    warmup_steps=1,
+    steps=120,
+    batch_size=16,
+    warmup_steps=5,
+    learning_rate=3e-3,
 )
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
