@@ -1,0 +1,111 @@
+"""Combining components: weights, dense vs sparse placement, KL, length normalisation, bad weights."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from test_spans import batch_of
+
+from dense_rl.batch import RewardOutput
+from dense_rl.rewards.combine import combine, last_token_index
+from dense_rl.rewards.lint import lint_reward
+from dense_rl.rewards.syntax import syntax_reward
+
+MASK = torch.tensor([[True, True, True, False], [True, True, False, False], [False, False, False, False]])
+SYNTAX = RewardOutput(
+    torch.tensor([[1.0, 1.0, -1.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0] * 4]), {"ok": [0.0, 1, 0]}
+)
+TESTS = RewardOutput(torch.tensor([[0.2, 0.2, 0.2, 0.0], [0.5, 0.5, 0.0, 0.0], [0.0] * 4]))
+KL = torch.tensor([[0.1, 0.0, 0.3, 9.0], [0.2, 0.2, 9.0, 9.0], [9.0] * 4])
+WEIGHTS = {"syntax": 0.1, "tests": 0.7}
+
+
+@pytest.mark.parametrize(
+    "length_normalise",
+    [
+        # raw sums (the paper)
+        False,
+        # divided by each sample's response length
+        True,
+    ],
+)
+def test_dense_and_sparse_give_the_same_total_per_sample(length_normalise):
+    kwargs = dict(mask=MASK, kl=KL, kl_coef=0.1, length_normalise=length_normalise)
+    dense = combine({"syntax": SYNTAX, "tests": TESTS}, WEIGHTS, mode="dense", **kwargs)
+    sparse = combine({"syntax": SYNTAX, "tests": TESTS}, WEIGHTS, mode="sparse", **kwargs)
+    assert torch.allclose(dense.per_token.sum(dim=1), sparse.per_token.sum(dim=1))
+    assert dense.summary["reward_total"] == pytest.approx(sparse.summary["reward_total"])
+
+
+def test_sparse_puts_the_task_reward_on_the_last_token_and_keeps_kl_per_token():
+    out = combine({"syntax": SYNTAX, "tests": TESTS}, WEIGHTS, mask=MASK, kl=KL, kl_coef=0.1, mode="sparse")
+    # sample 0: task total 0.1*(1+1-1) + 0.7*0.6 = 0.52 on token 2; KL -0.1*KL elsewhere
+    expected = torch.tensor([[-0.01, 0.0, 0.52 - 0.03, 0.0], [-0.02, 0.1 * 2 + 0.7 + -0.02, 0, 0], [0.0] * 4])
+    assert torch.allclose(out.per_token, expected, atol=1e-6)
+
+
+def test_dense_is_the_weighted_sum_minus_kl():
+    out = combine({"syntax": SYNTAX, "tests": TESTS}, WEIGHTS, mask=MASK, kl=KL, kl_coef=0.1, mode="dense")
+    expected = (0.1 * SYNTAX.per_token + 0.7 * TESTS.per_token - 0.1 * KL) * MASK
+    assert torch.allclose(out.per_token, expected)
+
+
+def test_padding_and_empty_responses_get_nothing():
+    out = combine({"syntax": SYNTAX}, WEIGHTS, mask=MASK, kl=KL, kl_coef=0.5, mode="sparse")
+    assert out.per_token[~MASK].eq(0).all()
+
+
+def test_summary_keeps_component_summaries_and_adds_totals():
+    out = combine({"syntax": SYNTAX, "tests": TESTS}, WEIGHTS, mask=MASK, kl=KL, kl_coef=0.1)
+    assert out.summary["ok"] == [0.0, 1, 0]
+    assert out.summary["reward_tests"] == pytest.approx([0.42, 0.7, 0.0])
+    assert out.summary["kl"] == pytest.approx([0.4, 0.4, 0.0])
+
+
+def test_same_total_on_real_components():
+    batch = batch_of("```python\ndef f(x=[]):\n    return x == None\n```", "```python\nx = = 1\n```", "")
+    parts = {"syntax": syntax_reward(batch), "lint": lint_reward(batch)}
+    weights = {"syntax": 0.1, "lint": 0.1}
+    totals = [
+        combine(parts, weights, mask=batch.response_mask, mode=mode).per_token.sum(dim=1)
+        for mode in ("dense", "sparse")
+    ]
+    assert torch.allclose(*totals)
+
+
+@pytest.mark.parametrize(
+    "weights, kl_coef, match",
+    [
+        # a negative weight
+        ({"syntax": -0.1, "tests": 0.7}, 0.1, "syntax"),
+        # NaN
+        ({"syntax": math.nan, "tests": 0.7}, 0.1, "syntax"),
+        # a negative KL coefficient
+        (WEIGHTS, -1.0, "kl_coef"),
+        # a component without a weight
+        ({"syntax": 0.1}, 0.1, "no weight"),
+    ],
+)
+def test_bad_weights_raise(weights, kl_coef, match):
+    with pytest.raises(ValueError, match=match):
+        combine({"syntax": SYNTAX, "tests": TESTS}, weights, mask=MASK, kl=KL, kl_coef=kl_coef)
+
+
+def test_unknown_mode_raises():
+    with pytest.raises(ValueError, match="mode"):
+        combine({"syntax": SYNTAX}, WEIGHTS, mask=MASK, mode="medium")
+
+
+def test_last_token_index():
+    assert last_token_index(MASK).tolist() == [2, 1, 0]
+
+
+def test_nan_and_inf_on_padding_do_not_leak():
+    # the reference's log-probs on padding are whatever the model said there; they must not reach r_t
+    kl = KL.clone()
+    kl[~MASK] = float("nan")
+    parts = {"syntax": RewardOutput(torch.where(MASK, SYNTAX.per_token, torch.tensor(float("inf"))))}
+    out = combine(parts, WEIGHTS, mask=MASK, kl=kl, kl_coef=0.1, mode="sparse")
+    assert torch.isfinite(out.per_token).all() and all(map(math.isfinite, out.summary["reward_total"]))
