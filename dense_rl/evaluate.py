@@ -24,8 +24,8 @@ from dense_rl import figures
 from dense_rl.paths import project_path
 from dense_rl.policy import sample
 from dense_rl.rewards.lint import ruff_diagnostics
-from dense_rl.rewards.tests import TestOutcome, run_unit_tests
-from dense_rl.spans import code_region
+from dense_rl.rewards.syntax import python_verdict
+from dense_rl.rewards.tests import TestOutcome, extract_program, run_unit_tests
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.code_tasks import generate_code_tasks
 from dense_rl.tasks.types import CodeTask
@@ -33,26 +33,11 @@ from dense_rl.tasks.types import CodeTask
 FAILURE_KINDS = ("no_code", "syntax_error", "runtime_error", "wrong_answer", "timeout")
 
 
-def extract_code(text: str) -> str:
-    """The code region of an answer (fenced block, else the function), or '' when there is none."""
-    region = code_region(text)
-    return text[region[0] : region[1]] if region else ""
-
-
-def compiles(code: str) -> bool:
-    """Does Python accept `code`? compile() parses; it never runs anything."""
-    try:
-        compile(code, "<answer>", "exec")
-    except (SyntaxError, ValueError):  # ValueError: null bytes in the source
-        return False
-    return True
-
-
 def outcome_kind(code: str, outcome: TestOutcome) -> str:
     """'pass' or one of FAILURE_KINDS."""
     if not code.strip():
         return "no_code"
-    if not compiles(code):
+    if not python_verdict(code).valid:
         return "syntax_error"
     if outcome.status == "pass":
         return "pass"
@@ -69,7 +54,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def judge(tasks: list[CodeTask], texts: list[str], workers: int = 2) -> list[tuple[str, str, TestOutcome]]:
     """(code, kind, outcome) for answer i of task i // (len(texts) // len(tasks))."""
     per_task = len(texts) // len(tasks)
-    codes = [extract_code(t) for t in texts]
+    codes = [extract_program(t) for t in texts]
     tests = [tasks[i // per_task].tests for i in range(len(texts))]
     outcomes = run_unit_tests(codes, tests, workers=workers)
     return [(c, outcome_kind(c, o), o) for c, o in zip(codes, outcomes, strict=True)]

@@ -160,7 +160,8 @@ def batches(examples, batch_size: int, pad_id: int, rng: random.Random):
     while True:
         rng.shuffle(chunks)
         for chunk in chunks:
-            width = -(-max(len(examples[i][0]) for i in chunk) // 16) * 16  # few distinct shapes: kernels reused
+            # round widths up to a multiple of 16: few distinct shapes, so compiled kernels are reused
+            width = -(-max(len(examples[i][0]) for i in chunk) // 16) * 16
             ids = torch.full((len(chunk), width), pad_id)
             labels = torch.full((len(chunk), width), -100)
             for row, i in enumerate(chunk):

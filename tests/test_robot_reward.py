@@ -125,15 +125,8 @@ def byte_bpe():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>")
 
 
-def test_char_rewards_follow_token_spans():
-    from dense_rl.robot.plots import char_rewards
-
-    # characters no token wrote (the gap at 2) get 0
-    assert char_rewards("ab cd", [(0, 2), (3, 5)], [0.5, -1.0]) == [0.5, 0.5, 0.0, -1.0, -1.0]
-
-
 def test_heatmap_is_written(tmp_path):
-    from dense_rl.robot.plots import token_heatmap
+    from dense_rl.heatmap import token_heatmap
 
     batch = word_batch([BAD_LINE_3 + "\n$x$ \x01"])  # '$' is not mathtext, control characters are drawn
     token_heatmap(

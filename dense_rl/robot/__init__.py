@@ -9,5 +9,4 @@ roboeval.py   classification, Table 2 and the command line: python -m dense_rl.r
 sandboxed.py  every program runs in the sandbox: one isolated process per program
 reward.py     robot_reward(batch, tasks, n_runs, seed): the dense simulator reward
 prompts.py    the prompt format and extract_program
-plots.py      the per-token reward heat-map
 """
