@@ -11,6 +11,7 @@ clear error that says what to do instead of a stack trace from deep inside the h
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,29 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from dense_rl.config import TINY_MODEL
 
 
+def load_run_policy(run_dir: str | Path):
+    """(tokenizer, model) of a training run: its base model with the adapter of its latest checkpoint."""
+    run_dir = Path(run_dir)
+    pointer = run_dir / "checkpoints" / "latest"
+    if not pointer.exists():
+        raise PolicyLoadError(
+            f"{run_dir} has no checkpoint yet: train it first (python -m dense_rl.train ...)"
+        )
+    config = json.loads((run_dir / "config.json").read_text())
+    adapter = run_dir / "checkpoints" / pointer.read_text().strip() / "policy"
+    return load_policy(config["model"], seed=config["seed"], adapter=str(adapter))
+
+
 class PolicyLoadError(RuntimeError):
     """The policy named by the user cannot be loaded; the message says what to do."""
 
 
-def load_policy(name_or_path: str, *, dtype: torch.dtype | None = None, seed: int = 0):
+def load_policy(
+    name_or_path: str, *, dtype: torch.dtype | None = None, seed: int = 0, adapter: str | None = None
+):
     """(tokenizer, model) for a hub id, a local folder, or 'tiny' (the kit's own model, built on first use).
 
+    `adapter`: a LoRA adapter folder (a training checkpoint's policy/) merged into the weights.
     The tokenizer pads on the left, as batched generation needs; the model is in eval mode.
     """
     if name_or_path == TINY_MODEL:
@@ -51,6 +68,10 @@ def load_policy(name_or_path: str, *, dtype: torch.dtype | None = None, seed: in
             f"(--preset tiny-code / model '{TINY_MODEL}'), pass a local path with --model, or download the "
             "model on a machine with internet and copy the folder here."
         ) from err
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
