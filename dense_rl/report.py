@@ -1,13 +1,14 @@
 """Tables: pure functions of the files runs leave under results/ (summary.json, base_policy.json, ...).
 
-    from dense_rl.report import ablation_table
-    runs = {"dense": ["results/tiny/tiny-code-dense-s0"], "sparse": ["results/tiny/tiny-code-sparse-s0"]}
-    print(ablation_table(runs))
+from dense_rl.report import ablation_table
+runs = {"dense": ["results/tiny/tiny-code-dense-s0"], "sparse": ["results/tiny/tiny-code-sparse-s0"]}
+print(ablation_table(runs))
 """
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -37,3 +38,63 @@ def ablation_table(runs: dict[str, list[str | Path]]) -> str:
             f"| {statistics.mean(s['minutes'] for s in summaries):.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def results_section(scale_dir: str | Path) -> str:
+    """Markdown summary of results/<scale>/: what the README shows, rendered from the run files only."""
+    scale_dir = Path(scale_dir)
+    parts = []
+    reproduce = _json(scale_dir / "reproduce.json")
+    if reproduce:
+        parts.append(
+            f"Preset `{reproduce['preset']}` on {reproduce['machine']}; `make reproduce` took "
+            f"{reproduce['total_seconds'] / 60:.1f} minutes (results/{scale_dir.name}/reproduce.json)."
+        )
+    base = _json(scale_dir / "base_policy.json")
+    if base:
+        k = base["n_samples"]
+        parts.append(
+            f"**Tiny policy** (base_policy.json): {base['params'] / 1e6:.1f} M parameters, built "
+            f"in {base['build_seconds'] / 60:.1f} min; held-out pass@1 {base['heldout_pass_at_1']:.3f} "
+            f"(greedy), pass@{k} {base[f'heldout_pass_at_{k}']:.3f} (T={base['temperature']}) on "
+            f"{base['heldout_tasks']} unseen tasks."
+        )
+    runs = _json(scale_dir / "ppo_summary.json")
+    if runs:
+        rows = ["| run | steps | minutes | held-out before | after |", "|---|---:|---:|---:|---:|"]
+        for name, s in runs.items():
+            before, after = (
+                s.get("base_heldout_pass_at_1", math.nan),
+                s.get("final_heldout_pass_at_1", math.nan),
+            )
+            rows.append(f"| {name} | {s['steps']} | {s['minutes']:.1f} | {before:.3f} | {after:.3f} |")
+        parts.append(
+            "**PPO runs** (results/tiny/ppo_summary.json; robot runs: share of error-free "
+            "simulator runs):\n\n" + "\n".join(rows)
+        )
+    for name, title in (
+        ("ablation.md", "Dense vs sparse"),
+        ("table1.md", "MBPP / MBPP+"),
+        ("table2.md", "RoboEval"),
+    ):
+        if (scale_dir / name).exists():
+            parts.append(
+                f"**{title}** ({scale_dir.name}/{name}):\n\n" + (scale_dir / name).read_text().strip()
+            )
+    return "\n\n".join(parts) + "\n"
+
+
+def update_readme(readme: str | Path, scale_dir: str | Path) -> None:
+    """Replace the text between `<!-- results:<scale> -->` and `<!-- /results:<scale> -->` in the README."""
+    readme, scale = Path(readme), Path(scale_dir).name
+    text = readme.read_text()
+    start, end = f"<!-- results:{scale} -->", f"<!-- /results:{scale} -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start} ... {end} markers to fill")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{results_section(scale_dir)}{end}{tail}")

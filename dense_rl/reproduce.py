@@ -23,6 +23,7 @@ import papermill
 from dense_rl.config import preset_names
 from dense_rl.evaluate import machine
 from dense_rl.paths import ROOT
+from dense_rl.report import update_readme
 
 NOTEBOOKS = ROOT / "notebooks"
 # Stages in order; each runs once per preset it applies to. A notebook not yet in notebooks/ is skipped.
@@ -109,6 +110,8 @@ def reproduce(
     record["total_seconds"] = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
+    if out_root is None:  # the real results folder: show them in the README
+        update_readme(ROOT / "README.md", out)
     return record
 
 
