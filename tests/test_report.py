@@ -1,0 +1,53 @@
+"""Tables and the README section are pure functions of result files."""
+
+import json
+
+import pytest
+
+from dense_rl.report import ablation_table, results_section, update_readme
+
+
+def _run(folder, seed, base, final):
+    folder.mkdir(parents=True)
+    summary = {
+        "seed": seed,
+        "base_heldout_pass_at_1": base,
+        "final_heldout_pass_at_1": final,
+        "minutes": 9.0,
+        "steps": 100,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_ablation_table_reports_the_mean_change_per_mode(tmp_path):
+    runs = {
+        "dense": [_run(tmp_path / "d0", 0, 0.30, 0.45), _run(tmp_path / "d1", 1, 0.30, 0.41)],
+        "sparse": [_run(tmp_path / "s0", 0, 0.30, 0.35)],
+    }
+    table = ablation_table(runs)
+    assert "| dense | 0, 1 | 0.300 | 0.430 | +0.130 ± 0.028 |" in table
+    assert "| sparse | 0 | 0.300 | 0.350 | +0.050 |" in table
+
+
+def test_unfinished_run_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="has not finished"):
+        ablation_table({"dense": [tmp_path]})
+
+
+def test_readme_section_is_replaced_between_markers(tmp_path):
+    scale = tmp_path / "tiny"
+    scale.mkdir()
+    (scale / "table2.md").write_text("| programs | Success |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:tiny -->\nold\n<!-- /results:tiny -->\nend\n")
+    update_readme(readme, scale)
+    text = readme.read_text()
+    assert "old" not in text and "| programs | Success |" in text and text.endswith("end\n")
+    assert results_section(scale) in text
+
+
+def test_readme_without_markers_is_a_clear_error(tmp_path):
+    (tmp_path / "README.md").write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        update_readme(tmp_path / "README.md", tmp_path)
