@@ -132,10 +132,8 @@ def sample(
         width = enc["input_ids"].shape[1]
         for row, mask in zip(generated, enc["attention_mask"], strict=True):
             response = row[width:].tolist()
-            if eos in response:
+            if eos in response:  # rows that ended early are padded after their end-of-turn token
                 response = response[: response.index(eos) + 1]
-            else:
-                response = [t for t in response if t != tokenizer.pad_token_id]
             out.prompt_ids.append(row[:width][mask.bool()].tolist())
             out.response_ids.append(response)
             out.texts.append(tokenizer.decode(response, skip_special_tokens=True))
