@@ -115,22 +115,22 @@ def sample(
         if temperature == 0
         else dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
     )
+    sampling |= generate_kwargs  # e.g. top_p=0.95 for the paper's evaluation protocol
     starts = range(0, len(prompts), batch_size)
     for start in tqdm(starts, desc="sampling", disable=not progress):
         chunk = prompts[start : start + batch_size]
         enc = tokenizer(
             chunk, return_tensors="pt", padding=True, add_special_tokens=False, return_token_type_ids=False
-        )
+        ).to(model.device)
         generated = model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=eos,
             **sampling,
-            **generate_kwargs,
-        )
+        ).cpu()
         width = enc["input_ids"].shape[1]
-        for row, mask in zip(generated, enc["attention_mask"], strict=True):
+        for row, mask in zip(generated, enc["attention_mask"].cpu(), strict=True):
             response = row[width:].tolist()
             if eos in response:  # rows that ended early are padded after their end-of-turn token
                 response = response[: response.index(eos) + 1]

@@ -62,7 +62,7 @@ class TinySpec:
     heads: int = 4
     ffn_size: int = 1024
     max_positions: int = 1024
-    steps: int = 700  # optimiser steps; < 1 epoch on purpose (see module docstring)
+    steps: int = 800  # optimiser steps; < 1 epoch on purpose (see module docstring)
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_steps: int = 50

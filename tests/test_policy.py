@@ -94,3 +94,12 @@ def test_unreachable_hub_id_gives_a_clear_error(tmp_path):
 def test_local_folder_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(PolicyLoadError, match="no config.json"):
         load_policy(str(tmp_path))
+
+
+def test_generate_kwargs_override_the_sampling_defaults(policy):
+    tokenizer, model = policy
+    messages = [[{"role": "user", "content": "hello"}]]
+    # top_p close to 0 keeps only the most likely token: sampling becomes greedy
+    narrow = sample(tokenizer, model, messages, n=3, temperature=1.0, top_p=1e-6, max_new_tokens=8)
+    greedy = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8)
+    assert all(ids == greedy.response_ids[0] for ids in narrow.response_ids)

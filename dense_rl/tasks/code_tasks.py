@@ -535,7 +535,7 @@ SLIPS = (
     ("upper()", "lower()"),
     ("split()", "split(' ')"),
 )
-BUG_RATES = (0.0, 0.0, 0.2, 0.6, 0.75)  # share of a template's pre-training answers that carry its slip
+BUG_RATES = (0.0, 0.5, 0.6, 0.7, 0.8)  # share of a template's pre-training answers that carry its slip
 
 
 def _stable_hash(text: str) -> int:
