@@ -63,6 +63,7 @@ class Config:
     ppo_epochs: int = _f(4, "passes over each rollout batch")
     batch_size: int = _f(8, "prompts per rollout, per process")
     mini_batch_size: int = _f(4, "samples per gradient step")
+    samples_per_prompt: int = _f(1, "answers sampled per prompt in a rollout (batch_size counts answers)")
     gamma: float = _f(1.0, "discount of GAE")
     lam: float = _f(0.95, "lambda of GAE")
     max_grad_norm: float = _f(1.0, "gradient clipping norm")
@@ -101,7 +102,10 @@ _TINY = dict(
     # 256-wide model is already a large share of its weights
     lora_r=16,
     lora_alpha=32,
-    learning_rate=5e-4,
+    learning_rate=2e-4,
+    # several answers per prompt: the batch holds right and wrong answers to the same question, the contrast
+    # RL learns from (prompts where every answer gets the same reward carry no signal)
+    samples_per_prompt=4,
     batch_size=16,
     mini_batch_size=8,
     response_length=128,  # tiny answers are 30-90 tokens
@@ -115,7 +119,13 @@ _TINY = dict(
 PRESETS: dict[str, Config] = {
     "tiny-code": Config(preset="tiny-code", domain="code", kl_coef=0.05, **_TINY),
     "tiny-robot": Config(
-        preset="tiny-robot", domain="robot", kl_coef=0.05, w_dfg=0.0, w_tests=0.0, w_sim=0.8, **_TINY
+        preset="tiny-robot",
+        domain="robot",
+        kl_coef=0.05,
+        w_dfg=0.0,
+        w_tests=0.0,
+        w_sim=0.8,
+        **(_TINY | {"total_steps": 60}),  # the simulator reward is cheap; keeps `make reproduce` short
     ),
     "paper-mbpp": Config(preset="paper-mbpp", domain="code", model=PAPER_MODEL),
     "paper-robo": Config(
@@ -171,6 +181,10 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
             raise ValueError(f"config field {name}={value!r} must be a number >= 0 (weights add rewards)")
+    if cfg.samples_per_prompt < 1 or cfg.batch_size % cfg.samples_per_prompt:
+        raise ValueError(
+            f"samples_per_prompt={cfg.samples_per_prompt} must be >= 1 and divide batch_size={cfg.batch_size}"
+        )
     if cfg.mini_batch_size > cfg.batch_size or cfg.batch_size % cfg.mini_batch_size:
         raise ValueError(
             f"mini_batch_size={cfg.mini_batch_size} must divide batch_size={cfg.batch_size}; "

@@ -404,7 +404,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
         (run_dir / "base_eval.json").write_text(json.dumps({"heldout_pass_at_1": base_pass}))
 
     B = cfg.batch_size
-    tasks_all = training_tasks(cfg, cfg.total_steps * B * accelerator.num_processes)
+    n_prompts = B // cfg.samples_per_prompt  # each prompt is answered samples_per_prompt times
+    tasks_all = training_tasks(cfg, cfg.total_steps * n_prompts * accelerator.num_processes)
     t0 = time.time()
     bar = tqdm(
         range(start, cfg.total_steps),
@@ -413,8 +414,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
     )
     for step in bar:
         # data position: step * B * num_processes + rank, so a resumed run continues with the same prompts
-        first = (step * accelerator.num_processes + accelerator.process_index) * B
-        tasks = tasks_all[first : first + B]
+        first = (step * accelerator.num_processes + accelerator.process_index) * n_prompts
+        tasks = [t for t in tasks_all[first : first + n_prompts] for _ in range(cfg.samples_per_prompt)]
 
         row = {"step": step + 1}
         row |= ppo_step(cfg, tokenizer, policy, critic, optimizer, accelerator, tasks)
