@@ -17,7 +17,7 @@ from dense_rl.seeding import seed_everything
 from dense_rl.tasks.sources import training_tasks
 from dense_rl.train import build_models, ppo_step
 
-small = dict(batch_size=2, mini_batch_size=1, response_length=12, ppo_epochs=1)
+small = dict(batch_size=2, mini_batch_size=1, response_length=12, ppo_epochs=1, samples_per_prompt=1)
 cfg = get_preset("tiny-code", model=sys.argv[1], **small)
 accelerator = Accelerator(cpu=True)
 seed_everything(cfg.seed + accelerator.process_index)  # each rank samples differently, as in train()
