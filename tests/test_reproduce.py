@@ -96,3 +96,52 @@ def test_notebook_05_trains_and_writes_a_run(tiny_path, tmp_path):
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + one row per step
     summary = json.loads((tmp_path / "ppo_summary.json").read_text())[run.name]
     assert {"base_heldout_pass_at_1", "final_heldout_pass_at_1", "minutes", "seed"} <= set(summary)
+
+
+@pytest.fixture()
+def tiny_as_default(tiny_path, tmp_path, monkeypatch):
+    """The shrunken policy as the presets' default ('tiny' -> cache/tiny-policy-seed0) in notebook kernels."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "tiny-policy-seed0").symlink_to(tiny_path)
+    monkeypatch.setenv("DENSE_RL_CACHE", str(cache))  # inherited by the kernel papermill starts
+    return tiny_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["01_syntax_processor", "02_ruff_attribution", "03_task_rewards", "04_simulator_reward"]
+)
+def test_reward_notebooks_run_headless(name, tiny_as_default, tmp_path):
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(tmp_path / f"{name}.ipynb"),
+        cwd=str(NOTEBOOKS),
+        parameters={"out_dir": str(tmp_path / "out")},
+        progress_bar=False,
+    )
+    assert any((tmp_path / "out").rglob("*.png"))  # every reward notebook draws a heat-map
+
+
+@pytest.mark.slow
+def test_ablation_then_evaluation_notebooks_run_headless(tiny_as_default, tmp_path):
+    out = tmp_path / "out"
+    common = {"out_dir": str(out), "eval_tasks": 4, "steps": 1}
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "07_ablation.ipynb"),
+        str(tmp_path / "07.ipynb"),
+        cwd=str(NOTEBOOKS),
+        parameters=common,
+        progress_bar=False,
+    )
+    assert (
+        "| dense |" in (out / "ablation.md").read_text() and "| sparse |" in (out / "ablation.md").read_text()
+    )
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "06_evaluation.ipynb"),
+        str(tmp_path / "06.ipynb"),
+        cwd=str(NOTEBOOKS),
+        parameters={"out_dir": str(out), "mbpp_limit": 3, "heldout_tasks": 4},
+        progress_bar=False,
+    )
+    assert "MBPP" in (out / "table1.md").read_text()
