@@ -125,7 +125,8 @@ PRESETS: dict[str, Config] = {
         w_dfg=0.0,
         w_tests=0.0,
         w_sim=0.8,
-        **(_TINY | {"total_steps": 60}),  # the simulator reward is cheap; keeps `make reproduce` short
+        # robot programs run 60-200 tokens: 128 cut many of them short (syntax errors by truncation)
+        **(_TINY | {"total_steps": 60, "response_length": 256}),
     ),
     "paper-mbpp": Config(preset="paper-mbpp", domain="code", model=PAPER_MODEL),
     "paper-robo": Config(
