@@ -626,5 +626,7 @@ def answer_text(task: CodeTask, rng: random.Random) -> str:
     With probability bug_rate(template) the solution carries the template's typical slip (module docstring).
     """
     preface = rng.choice(PREFACES).format(f=task.entry_point)
-    code = slipped(task.reference, task.template) if rng.random() < bug_rate(task.template) else task.reference
+    code = (
+        slipped(task.reference, task.template) if rng.random() < bug_rate(task.template) else task.reference
+    )
     return f"{preface}```python\n{code}```"
