@@ -88,10 +88,10 @@ def test_penalty_scheme_only_flags():
 
 
 BAD_INPUTS = [
-    # empty response: no code, no reward, counted as not valid
-    ("", 0.0, 0.0, 0.0),
-    # prose only
-    ("I would rather not.", 0.0, 0.0, 0.0),
+    # empty response (only the end-of-turn token): -1 on it, counted as not valid
+    ("", -1.0, 0.0, 0.0),
+    # prose only: -1 on its last token, never better than broken code
+    ("I would rather not.", -1.0, 0.0, 0.0),
     # truncated code: the last code token carries the -1
     ("```python\ndef f(x):\n    return (x +", None, 0.0, 1.0),
     # non-ASCII identifiers and strings are valid Python

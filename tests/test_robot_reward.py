@@ -88,8 +88,8 @@ def test_robot_reward_on_a_batch():
     line = tokens_of(batch, 1, 'place("cup")')
     assert rewards[1, line].sum().item() == pytest.approx(-1.0)
     assert rewards[1].sum().item() == pytest.approx(-1.0)
-    # no program: nothing to reward
-    assert rewards[2].abs().sum() == 0
+    # no program: -1 on its last token, as bad as a program that fails every run
+    assert rewards[2].sum().item() == pytest.approx(-1.0)
     assert out.summary["sim_success"] == [1.0, 0.0, 0.0]
     assert out.summary["sim_robot_errors"] == [0.0, 1.0, 0.0]
     assert out.summary["has_program"] == [1.0, 1.0, 0.0]

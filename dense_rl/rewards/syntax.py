@@ -15,7 +15,8 @@ program a valid prefix earns +1, the token that breaks it earns -1. Here, in num
 5. Scheme "signed" (the paper): +1 on every code token before the offending one, -1 on it. Scheme "penalty":
    only the -1. Tokens after the offending token get 0 in both: once the program is broken, a parser has
    nothing reliable to say about what follows. Prose tokens outside the code region always get 0.
-A response with no code at all gets 0 everywhere (the unit-test reward is what punishes it).
+A response with no code at all gets -1 on its last token: an answer without a program must never score
+better than a broken one, or PPO learns to stop writing code (it did, on tiny-robot: LOG.md).
 
 Where this departs from the paper, and why:
 - The judge is CPython's parser, one full-program parse per answer, not SynCode's per-token check.
@@ -185,6 +186,9 @@ def syntax_reward(
     for row, (text, spans) in enumerate(zip(batch.responses, batch.token_spans, strict=True)):
         region = code_region(text)
         if region is None:
+            last = int(batch.response_mask[row].sum()) - 1
+            if last >= 0:  # no code: the answer as a whole is not a program
+                per_token[row, last] = -1.0
             summary["syntax_valid"].append(0.0)
             summary["has_code"].append(0.0)
             summary["syntax_error_token"].append(-1.0)

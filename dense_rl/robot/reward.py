@@ -126,7 +126,10 @@ def robot_reward(batch, tasks: Sequence | None = None, n_runs: int = 5, seed: in
         for key, value in run_summary(outcomes).items():
             summary[key].append(value)
         code = tokens_in_span(spans, *regions[i]) if outcomes else []
-        if not code:
+        if not code:  # no program: as bad as one that fails every run, -1 on the last response token
+            last = int(batch.response_mask[i].sum()) - 1
+            if last >= 0:
+                per_token[i, last] = -1.0
             continue
         penalties = line_penalties(outcomes)
         lines = _line_tokens(text, regions[i], spans, penalties)
