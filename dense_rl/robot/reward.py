@@ -15,6 +15,8 @@ Built in four steps, per sample:
    budget ran out), spread uniformly over that line's tokens (from its first non-blank character to its
    end, so a token that only carries the indentation is not blamed). A failure with no line (the process died)
    is spread over all program tokens.
+5. A response without a program counts as failing every run: -1 on its last token. Giving it 0 made "write
+   no program" the safest answer, and a PPO run learned exactly that (LOG.md).
 So a sample's rewards sum to success - (failed runs with an attributed line) / n_runs, in [-1, 1]; the
 sparse mode of dense_rl.rewards.combine can put that same total on the last token.
 
