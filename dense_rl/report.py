@@ -52,7 +52,8 @@ def results_section(scale_dir: str | Path) -> str:
     if reproduce:
         parts.append(
             f"Preset `{reproduce['preset']}` on {reproduce['machine']}; `make reproduce` took "
-            f"{reproduce['total_seconds'] / 60:.1f} minutes (results/{scale_dir.name}/reproduce.json)."
+            f"{reproduce['total_seconds'] / 60:.1f} minutes for what it ran (it reuses a cached tiny policy "
+            f"and finished training runs; seconds per notebook in results/{scale_dir.name}/reproduce.json)."
         )
     base = _json(scale_dir / "base_policy.json")
     if base:
