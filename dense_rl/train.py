@@ -51,6 +51,7 @@ from dense_rl.paths import project_path
 from dense_rl.policy import load_policy, sample
 from dense_rl.rewards.combine import combine, config_weights
 from dense_rl.rewards.dfg import dfg_reward
+from dense_rl.rewards.kl import kl_per_token
 from dense_rl.rewards.lint import lint_reward
 from dense_rl.rewards.syntax import syntax_reward
 from dense_rl.rewards.tests import unit_test_reward
@@ -301,7 +302,7 @@ def collect_experience(cfg: Config, tokenizer, policy, critic, accelerator, task
 
     # 3. rewards: r_t = sum_k w_k component_k,t - kl_coef * KL_t, dense or sparse
     t_reward = time.time()
-    kl = ppo.kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
+    kl = kl_per_token(logprobs, ref_logprobs, mask, estimator=cfg.kl_estimator)  # the KL reward component
     parts = reward_components(cfg, batch, tasks)
     weights = {k: v for k, v in config_weights(cfg).items() if k in parts}
     total = combine(

@@ -135,8 +135,8 @@ def test_pick_and_place_errors(calls, error):
 
 
 # --- classification of mutated reference programs ---------------------------------------------------------
-def classify_here(instance_id: str, source: str) -> str:
-    """Class of a (trusted, test-written) program, run in this process for speed."""
+def classify_in_process(instance_id: str, source: str) -> tuple[str, list[dict]]:
+    """(class, account) of a (trusted, test-written) program, run in this process for speed."""
     task = TASKS[instance_id]
     request = {
         "mode": "roboeval",
@@ -145,7 +145,11 @@ def classify_here(instance_id: str, source: str) -> str:
         "max_steps": 1000,
         "cpu_s": 0.3,
     }
-    return classify(task["task"], task["world_states"], list(run_request(request)))[0]
+    return classify(task["task"], task["world_states"], list(run_request(request)))
+
+
+def classify_here(instance_id: str, source: str) -> str:
+    return classify_in_process(instance_id, source)[0]
 
 
 def mutate(instance_id: str, old: str, new: str) -> str:
@@ -223,15 +227,7 @@ def test_timeout_expected_states_pass_only_while_waiting():
 
 
 def classify_account(instance_id, source):
-    task = TASKS[instance_id]
-    request = {
-        "mode": "roboeval",
-        "program": source,
-        "states": task["world_states"],
-        "max_steps": 1000,
-        "cpu_s": 0.3,
-    }
-    _, account = classify(task["task"], task["world_states"], list(run_request(request)))
+    _, account = classify_in_process(instance_id, source)
     return [(row["state_idx"], row) for row in account]
 
 
