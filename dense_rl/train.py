@@ -72,7 +72,8 @@ class ValueModel(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
-        return self.v_head(hidden.last_hidden_state).squeeze(-1).float()
+        h = hidden.last_hidden_state.to(self.v_head.weight.dtype)  # bf16 backbone, fp32 head on GPUs
+        return self.v_head(h).squeeze(-1).float()
 
 
 def lora_config(cfg: Config) -> LoraConfig:
@@ -85,11 +86,20 @@ def lora_config(cfg: Config) -> LoraConfig:
     )
 
 
-def build_models(cfg: Config):
-    """(tokenizer, policy with LoRA, critic). The reference policy is the policy with its adapter disabled."""
-    tokenizer, base = load_policy(cfg.model, seed=cfg.seed)
+def train_dtype() -> torch.dtype | None:
+    """bf16 weights where the GPU supports them (as the paper's runs), the checkpoint's own dtype on CPU."""
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else None
+
+
+def build_models(cfg: Config, load=load_policy):
+    """(tokenizer, policy with LoRA, critic). The reference policy is the policy with its adapter disabled.
+
+    `load(name, seed=, dtype=)` returns (tokenizer, model); benchmarks/gpu_ppo_step.py passes one that builds
+    randomly initialised weights of the paper model's shape.
+    """
+    tokenizer, base = load(cfg.model, seed=cfg.seed, dtype=train_dtype())
     policy = get_peft_model(base, lora_config(cfg))
-    _, critic_base = load_policy(cfg.model, seed=cfg.seed)
+    _, critic_base = load(cfg.model, seed=cfg.seed, dtype=train_dtype())
     critic_base = get_peft_model(critic_base, lora_config(cfg))
     critic = ValueModel(critic_base.get_base_model().model, base.config.hidden_size)
     return tokenizer, policy, critic
