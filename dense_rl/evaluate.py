@@ -216,6 +216,18 @@ def code_pass_at_1(
     return sum(r["kind"] == "pass" for r in records) / max(1, len(records)), records
 
 
+def saved_heldout(run_dir: str | Path, name: str, n_tasks: int) -> tuple[float, list[dict]] | None:
+    """The held-out records a training run wrote for its `name` ('base' / 'fine-tuned') policy, if it
+    evaluated the same `n_tasks` tasks: (pass@1, records); None when there are none to reuse."""
+    path = Path(run_dir) / {"base": "heldout_base.jsonl", "fine-tuned": "heldout_final.jsonl"}[name]
+    if not path.exists():
+        return None
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    if len(records) != n_tasks:
+        return None
+    return sum(r["kind"] == "pass" for r in records) / n_tasks, records
+
+
 def roboeval_policy(
     tokenizer, model, *, compact: bool = True, max_new_tokens: int = 384, limit: int = 0
 ) -> list[dict]:

@@ -50,6 +50,8 @@ def scale_of(preset: str) -> str:
 def stage_parameters(notebook: Path, preset: str) -> dict:
     """The run's parameters, restricted to those the notebook declares in its parameters cell."""
     wanted = {"preset": preset, "out_dir": f"results/{scale_of(preset)}"}
+    if scale_of(preset) != "tiny":
+        wanted["mbpp_limit"] = 0  # the paper's tables need all 378 MBPP+ tasks; the tiny run checks a subset
     declared = papermill.inspect_notebook(str(notebook))
     return {k: v for k, v in wanted.items() if k in declared}
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import random
@@ -45,7 +46,7 @@ from tqdm.auto import tqdm
 
 from dense_rl import ppo
 from dense_rl.batch import RewardOutput, RolloutBatch
-from dense_rl.config import Config, get_preset
+from dense_rl.config import TINY_MODEL, Config, get_preset
 from dense_rl.evaluate import judge
 from dense_rl.paths import project_path
 from dense_rl.policy import load_policy, sample
@@ -58,6 +59,7 @@ from dense_rl.rewards.tests import unit_test_reward
 from dense_rl.seeding import seed_everything
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.sources import heldout_tasks, training_tasks
+from dense_rl.tiny import tiny_policy_path
 
 
 class ValueModel(torch.nn.Module):
@@ -242,22 +244,59 @@ def truncate_metrics(path: Path, last_step: int) -> None:
     os.replace(tmp, path)
 
 
-def heldout_pass_at_1(cfg: Config, tokenizer, model, n_tasks: int) -> float:
-    """Greedy pass@1 (code) or error-free share in the training simulator (robot) on held-out tasks."""
+def heldout_eval(cfg: Config, tokenizer, model, n_tasks: int) -> tuple[float, list[dict]]:
+    """Greedy pass@1 (code) or error-free share in the training simulator (robot) on held-out tasks.
+
+    Returns (score, one record per task: task_id, answer, solution, kind); kind is the judge's verdict (code)
+    or whether every simulator run was error-free (robot).
+    """
     tasks = heldout_tasks(cfg, n_tasks)
     if not tasks:
-        return float("nan")
+        return float("nan"), []
     out = sample(
         tokenizer, model, [messages_for(t) for t in tasks], temperature=0, max_new_tokens=cfg.response_length
     )
     if cfg.domain == "code":
-        return sum(kind == "pass" for _, kind, _ in judge(tasks, out.texts)) / len(tasks)
-    from dense_rl.robot.reward import robot_reward
+        verdicts = [(code, kind) for code, kind, _ in judge(tasks, out.texts)]
+        scores = [float(kind == "pass") for _, kind in verdicts]
+    else:
+        from dense_rl.robot.reward import robot_reward
 
-    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
-    return float(
-        np.mean(robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"])
-    )
+        batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+        scores = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"]
+        verdicts = [("", "pass" if share == 1 else "error") for share in scores]
+    records = [
+        dict(task_id=t.task_id, answer=text, solution=code, kind=kind)
+        for t, text, (code, kind) in zip(tasks, out.texts, verdicts, strict=True)
+    ]
+    return float(np.mean(scores)), records
+
+
+def write_records(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def base_evaluation(cfg: Config, run_dir: Path, tokenizer, model, n_tasks: int) -> float:
+    """The untrained policy's held-out score, written to run_dir (base_eval.json, heldout_base.jsonl).
+
+    Runs of the same built tiny policy, domain, seed, task count and answer length (the dense and sparse runs
+    of the ablation) share one evaluation: it is copied from a sibling run folder when one matches.
+    """
+    key = None
+    if cfg.model == TINY_MODEL:  # only the kit's own model has a build record to fingerprint its weights
+        build = (tiny_policy_path(cfg.seed) / "build_info.json").read_bytes()
+        key = dict(weights=hashlib.sha1(build).hexdigest(), domain=cfg.domain, seed=cfg.seed, tasks=n_tasks)
+        key["response_length"] = cfg.response_length
+    for other in sorted(run_dir.parent.glob("*/base_eval.json")) if key else []:
+        found = json.loads(other.read_text())
+        if found.get("key") == key and (other.parent / "heldout_base.jsonl").exists():
+            shutil.copy(other.parent / "heldout_base.jsonl", run_dir / "heldout_base.jsonl")
+            (run_dir / "base_eval.json").write_text(json.dumps(found))
+            return found["heldout_pass_at_1"]
+    score, records = heldout_eval(cfg, tokenizer, model, n_tasks)
+    write_records(run_dir / "heldout_base.jsonl", records)
+    (run_dir / "base_eval.json").write_text(json.dumps({"heldout_pass_at_1": score, "key": key}))
+    return score
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -411,8 +450,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
     unwrapped = accelerator.unwrap_model(policy)
     base_pass = None
     if start == 0 and accelerator.is_main_process and eval_tasks:
-        base_pass = heldout_pass_at_1(cfg, tokenizer, unwrapped, eval_tasks)
-        (run_dir / "base_eval.json").write_text(json.dumps({"heldout_pass_at_1": base_pass}))
+        base_pass = base_evaluation(cfg, run_dir, tokenizer, unwrapped, eval_tasks)
 
     B = cfg.batch_size
     n_prompts = B // cfg.samples_per_prompt  # each prompt is answered samples_per_prompt times
@@ -453,9 +491,11 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
             if base_pass is not None
             else json.loads((run_dir / "base_eval.json").read_text())["heldout_pass_at_1"]
         )
+        final, records = heldout_eval(cfg, tokenizer, unwrapped, eval_tasks)
+        write_records(run_dir / "heldout_final.jsonl", records)
         summary |= {
             "base_heldout_pass_at_1": base,
-            "final_heldout_pass_at_1": heldout_pass_at_1(cfg, tokenizer, unwrapped, eval_tasks),
+            "final_heldout_pass_at_1": final,
             "heldout_tasks": eval_tasks,
         }
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,8 +1,10 @@
 """Evaluation helpers: pass@k, failure kinds, HumanEval as tasks (canonical solutions pass)."""
 
+import json
+
 import pytest
 
-from dense_rl.evaluate import humaneval_tasks, judge, outcome_kind, pass_at_k
+from dense_rl.evaluate import humaneval_tasks, judge, outcome_kind, pass_at_k, saved_heldout
 from dense_rl.rewards.tests import TestOutcome
 
 
@@ -42,3 +44,19 @@ def test_humaneval_canonical_solutions_pass_and_empty_answers_fail():
     answers = [f"```python\n{t.reference}```" for t in tasks]
     assert all(kind == "pass" for _, kind, _ in judge(tasks, answers))
     assert all(kind == "no_code" for _, kind, _ in judge(tasks, ["I don't know."] * len(tasks)))
+
+
+@pytest.mark.parametrize(
+    "lines, n_tasks, expected",
+    [
+        (None, 2, None),  # the run wrote no records: evaluate afresh
+        (["pass", "wrong_answer"], 3, None),  # it evaluated a different number of tasks: evaluate afresh
+        (["pass", "wrong_answer"], 2, 0.5),  # same tasks: reuse its verdicts
+    ],
+)
+def test_saved_heldout_is_reused_only_for_the_same_tasks(tmp_path, lines, n_tasks, expected):
+    if lines is not None:
+        records = [{"task_id": f"t{i}", "answer": "", "solution": "", "kind": k} for i, k in enumerate(lines)]
+        (tmp_path / "heldout_final.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    found = saved_heldout(tmp_path, "fine-tuned", n_tasks)
+    assert (found and found[0]) == expected
