@@ -183,8 +183,12 @@ def validate(cfg: Config) -> None:
             raise ValueError(f"config field {name}={getattr(cfg, name)!r} is not one of {allowed}")
     for name in ("w_syntax", "w_lint", "w_dfg", "w_tests", "w_sim", "kl_coef"):
         value = getattr(cfg, name)
-        if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-            raise ValueError(f"config field {name}={value!r} must be a number >= 0 (weights add rewards)")
+        usable = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not usable or not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"config field {name}={value!r} must be a finite number >= 0: weights add rewards, and "
+                "penalties come from the rewards themselves; set it to 0 to switch that term off"
+            )
     if cfg.samples_per_prompt < 1 or cfg.batch_size % cfg.samples_per_prompt:
         raise ValueError(
             f"samples_per_prompt={cfg.samples_per_prompt} must be >= 1 and divide batch_size={cfg.batch_size}"

@@ -7,29 +7,54 @@ Every reward that executes policy output (unit tests, the robot simulators) goes
     run_program("print(input()[::-1])", stdin="abc").stdout   # 'cba\\n'
 
 How one program runs:
-1. Its source is written to `prog.py` (and stdin to a file) in a fresh temporary directory that is deleted
-   afterwards; that directory is the working directory.
+1. Its source is written to `prog.py` in a fresh temporary directory that is deleted afterwards; that
+   directory is the working directory. stdin comes through a pipe, not a file, so what a harness reads
+   from it (the nonce that stamps its results) cannot be read again by the program.
 2. It runs with the interpreter of the current environment (`sys.executable`, started with -S to save the
    site module's ~25 ms; the parent's import path is passed as PYTHONPATH), so the kit's own package
    (`dense_rl`) and its dependencies stay importable, e.g. by an evaluation harness.
-3. A small bootstrap sets hard resource limits (CPU seconds, address space, file size) before the program's
-   first line runs, then runs it as `__main__` (with `exit`/`quit`, which -S would drop).
+3. A small bootstrap sets hard resource limits (CPU seconds, address space, file size, and the number of
+   tasks where that limit counts, see below) and installs a seccomp filter that refuses new processes
+   (fork, vfork, clone without CLONE_THREAD; threads still work; `Limits(child_processes=True)` leaves it
+   out) before the program's first line runs, then runs it as `__main__` (with `exit`/`quit`, which -S
+   would drop). Whether the filter can be installed is probed once; where it cannot (not Linux x86-64 or
+   arm64, no seccomp) a warning says so once.
 4. The environment is scrubbed: only PATH, HOME, LANG and a few Python variables, plus what `env` adds.
 5. When bubblewrap (`bwrap`) works on the machine (probed once, then cached), the process also gets its own
-   pid/network/IPC/UTS namespaces, a read-only view of the file system, an empty /tmp, no capabilities and
-   dies with its parent. Without it the program still runs in its own session and process group, limited
-   and scrubbed, and a warning says once what is lost.
+   user/pid/network/IPC/UTS namespaces, a read-only view of the file system, an empty /tmp (so the
+   interpreter must not live under /tmp), no capabilities and dies with its parent. Without it the program
+   still runs in its own session and process group, limited, filtered and scrubbed, and a warning says once
+   what is lost.
 6. stdout and stderr are read together without deadlock; at most `max_output_bytes` of each is kept, the
    rest is read and dropped. After `wall_s` the whole process group (or pid namespace) is killed.
 
-What is covered: infinite loops (wall and CPU limits), memory bombs (address-space limit), huge output,
-crashes and `sys.exit`, stray child processes (killed with the group / namespace), network access and
-writes outside the working directory (bubblewrap only), leaking the caller's environment variables.
+What is covered, each by a hostile program in tests/test_hostile.py: infinite loops, also ones that ignore
+SIGALRM, SIGTERM and SIGXCPU (wall clock, hard CPU limit); memory bombs (address space); C-stack overflows and
+segfaults (status "killed"); gigabytes of output, lines without end, invalid UTF-8; `sys.exit` and `os._exit`
+with any code; fork bombs, daemons (double fork, new session) and other children (no process can be started,
+where the seccomp filter works); threads left running (they die with the process); the caller's environment
+variables. With bubblewrap also: network access; writing, deleting or renaming files outside the working
+directory; killing the parent, the process group or every process (only the namespace's can be reached);
+reading other processes' environments through /proc.
+
+Fork bombs and RLIMIT_NPROC: without the filter, a fork bomb ran to ~6,000 processes in its first second
+on a 2-core machine, and only the wall-clock kill ended it; machine-wide limits (pid_max) were within reach.
+RLIMIT_NPROC does not stop that everywhere: the kernel never applies it to root, and root inside
+bubblewrap's user namespace is still root; without bubblewrap it counts all processes of the user, the
+trainer's own threads included, so a cap would starve the trainer. It is set only for a normal user inside
+bubblewrap, where it counts the program's own processes and threads (`Limits.max_tasks`): there it also
+caps threads. As root, and without bubblewrap, threads are bounded only by the address-space limit (each
+needs a stack) and the wall clock.
 
 What is not covered: the program can read every file the user can read (the root is bound read-only, not
-hidden); fork bombs are bounded only by the wall-clock kill; without bubblewrap a program can open network
-connections, write wherever the user can, and escape the kill by starting its own session; timing side
-channels. Windows is not supported (POSIX process groups and resource limits).
+hidden); without bubblewrap a program can open network connections, write wherever the user can, read other
+processes' environments and signal the trainer itself (same user); with `child_processes=True` and no
+bubblewrap, a child can escape the kill by starting its own session; a deliberate thread bomb as root; the
+total written to the working directory (each file is capped at MAX_FILE_BYTES, their number is not, until the
+wall clock ends the run and the directory is deleted); timing side channels. Harnesses that run the program in
+their own interpreter (dense_rl.rewards.tests, dense_rl.robot.sandboxed) cannot be protected from it by the
+sandbox: their docstrings say what a program can still forge. Windows is not supported (POSIX process groups
+and resource limits).
 
 Where this departs from the paper: the paper's public code runs tests through EvalPlus, whose
 `reliability_guard` disables dangerous functions inside the same interpreter that runs the program; here
@@ -38,14 +63,18 @@ isolation comes from the operating system instead.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import platform
 import selectors
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -56,19 +85,32 @@ from pathlib import Path
 # A program that writes this many bytes to a single file gets SIGXFSZ: keeps runaway writes off the disk.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-# Sets the limits (soft == hard, so the program cannot raise them) and runs prog.py as __main__.
+# Sets the limits (soft == hard, so the program cannot raise them), installs the process filter (a seccomp
+# program given as hex, see no_fork_filter) and runs prog.py as __main__.
 # The interpreter starts with -S (no site module: it costs ~25 ms per start in an editable install), so
 # the parent's import path comes in through PYTHONPATH and the two names `site` would add are set here.
 # An uncaught MemoryError is turned into SIGKILL so that a memory bomb reads as "killed", like the
 # out-of-memory killer would report it.
 _BOOTSTRAP = """\
 import builtins, os, resource, signal, sys, types
-cpu, mem, fsize = (int(a) for a in sys.argv[1:4])
+cpu, mem, fsize, tasks = (int(a) for a in sys.argv[1:5])
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 if mem > 0:
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-sys.argv = sys.argv[4:]
+if tasks > 0:
+    resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
+if sys.argv[5]:
+    import ctypes
+    class Filter(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+    program = bytes.fromhex(sys.argv[5])
+    libc = ctypes.CDLL(None, use_errno=True)
+    no_new_privs = libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: needed to filter without privileges
+    if no_new_privs or libc.prctl(22, 2, ctypes.byref(Filter(len(program) // 8, program)), 0, 0):
+        sys.exit("sandbox: cannot install the process filter: " + os.strerror(ctypes.get_errno()))
+    del ctypes, Filter, program, libc, no_new_privs
+sys.argv = sys.argv[6:]
 builtins.exit = builtins.quit = sys.exit
 main = types.ModuleType("__main__")
 main.__file__ = sys.argv[0]
@@ -83,6 +125,10 @@ except MemoryError:
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
+# seccomp: (AUDIT_ARCH, clone, fork-like syscalls) per machine; clone3 is 435 on both.
+_SYSCALLS = {"x86_64": (0xC000003E, 56, (57, 58)), "aarch64": (0xC00000B7, 220, ())}
+_CLONE3, _CLONE_THREAD = 435, 0x10000
+
 SANDBOX_DIR = "/tmp/sandbox"  # where the working directory appears inside bubblewrap
 
 
@@ -94,12 +140,18 @@ class Limits:
     cpu_s: CPU-time limit (RLIMIT_CPU); a program over it gets SIGXCPU, then SIGKILL.
     memory_mb: address-space limit (RLIMIT_AS) in MiB; 0 means no limit.
     max_output_bytes: how much of stdout and of stderr is kept; the rest is read and dropped.
+    child_processes: whether the program may start processes; when False (the default) a seccomp filter
+        makes fork, vfork and clone fail with EPERM, so a fork bomb cannot start. Threads still work.
+    max_tasks: RLIMIT_NPROC, processes + threads of the program; only set where it counts the program's
+        own tasks and binds (bubblewrap's user namespace, not root), see the module docstring.
     """
 
     wall_s: float = 5.0
     cpu_s: float = 5.0
     memory_mb: int = 1024
     max_output_bytes: int = 65536
+    child_processes: bool = False
+    max_tasks: int = 256
 
 
 @dataclass(frozen=True)
@@ -144,6 +196,67 @@ def _warn_no_bwrap() -> None:
     )
 
 
+def no_fork_filter() -> bytes:
+    """A seccomp program (struct sock_filter[], native byte order) that lets threads be created but no
+    processes: fork and vfork fail with EPERM, clone fails unless it makes a thread (CLONE_THREAD), clone3
+    fails with ENOSYS so that the C library falls back to clone. Syscalls of another ABI (32-bit, x32) fail
+    with EPERM. b"" on a machine it has no syscall numbers for."""
+    if sys.platform != "linux" or platform.machine() not in _SYSCALLS:
+        return b""
+    arch, clone, forks = _SYSCALLS[platform.machine()]
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|K ops, BPF_RET|K
+    # (op, label to jump to if true, if false, k); seccomp_data holds nr at 0, arch at 4, args[0] at 16
+    steps = [(load, "", "", 4), (jeq, "", "deny", arch), (load, "", "", 0), (jge, "deny", "", 0x40000000)]
+    steps += [(jeq, "nosys", "", _CLONE3), *((jeq, "deny", "", nr) for nr in forks)]
+    steps += [(jeq, "", "allow", clone), (load, "", "", 16), (jset, "allow", "deny", _CLONE_THREAD)]
+    results = {"allow": 0x7FFF0000, "deny": 0x50000 | errno.EPERM, "nosys": 0x50000 | errno.ENOSYS}
+    labels = {label: len(steps) + i for i, label in enumerate(results)}
+    steps += [(ret, "", "", value) for value in results.values()]
+
+    def jump(label: str, at: int) -> int:  # BPF jumps count the instructions skipped
+        return labels[label] - at - 1 if label else 0
+
+    return b"".join(
+        struct.pack("=HBBI", op, jump(t, i), jump(f, i), k) for i, (op, t, f, k) in enumerate(steps)
+    )
+
+
+# Exits 0 when fork is refused, 3 when it is not (both processes exit then).
+_FORK_PROBE = "import os\ntry:\n    os.fork()\nexcept PermissionError:\n    raise SystemExit(0)\nos._exit(3)"
+
+
+@functools.cache
+def process_filter() -> str:
+    """no_fork_filter() as hex if installing it works here (probed once per process), else ''."""
+    program = no_fork_filter().hex()
+    if not program:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="dense_rl_probe_") as workdir:
+        Path(workdir, "probe.py").write_text(_FORK_PROBE)
+        args = ["5", "0", str(MAX_FILE_BYTES), "0", program, str(Path(workdir, "probe.py"))]
+        try:
+            probe = subprocess.run(
+                [sys.executable, "-S", "-c", _BOOTSTRAP, *args],
+                capture_output=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return program if probe.returncode == 0 else ""
+
+
+@functools.cache
+def _warn_no_filter() -> None:
+    warnings.warn(
+        "the seccomp filter that stops generated programs from starting processes cannot be installed on "
+        "this machine (not Linux x86-64 / arm64, or no seccomp): a fork bomb is only stopped by the "
+        "wall-clock limit.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def _bwrap_prefix(workdir: str, env: dict[str, str]) -> list[str]:
     """bwrap arguments: read-only root, private /tmp and /dev, the workdir bound at SANDBOX_DIR."""
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -181,7 +294,14 @@ def _scrubbed_env(home: str, extra: dict[str, str] | None) -> dict[str, str]:
 def _command(workdir: str, limits: Limits, env: dict[str, str], use_bwrap: bool) -> list[str]:
     cpu = max(1, int(round(limits.cpu_s)))
     mem = limits.memory_mb * 1024 * 1024
-    run = [sys.executable, "-S", "-c", _BOOTSTRAP, str(cpu), str(mem), str(MAX_FILE_BYTES), "prog.py"]
+    # RLIMIT_NPROC counts per user: only inside bubblewrap's user namespace is that the program's own tasks,
+    # and the kernel exempts root from it altogether
+    tasks = limits.max_tasks if use_bwrap and os.geteuid() != 0 else 0
+    no_fork = "" if limits.child_processes else process_filter()
+    if not (limits.child_processes or no_fork):
+        _warn_no_filter()
+    limits_args = [str(cpu), str(mem), str(MAX_FILE_BYTES), str(tasks), no_fork]
+    run = [sys.executable, "-S", "-c", _BOOTSTRAP, *limits_args, "prog.py"]
     return _bwrap_prefix(workdir, env) + run if use_bwrap else run
 
 
@@ -212,6 +332,25 @@ def _read_capped(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[byt
             buffer += chunk[: max(0, cap - len(buffer))]
     selector.close()
     return bytes(kept[proc.stdout]), bytes(kept[proc.stderr]), timed_out
+
+
+def _feed(fd: int, data: bytes) -> threading.Thread:
+    """Write `data` into the pipe `fd` from a thread (a large stdin must not block reading the output),
+    then close it; a program that exits without reading it all just ends the write."""
+
+    def write_all() -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError:  # EPIPE: nobody reads any more
+            pass
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=write_all, daemon=True)
+    thread.start()
+    return thread
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -246,23 +385,32 @@ def run_program(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dense_rl_run_") as workdir:
         Path(workdir, "prog.py").write_text(source, encoding="utf-8")
-        Path(workdir, "stdin.txt").write_text(stdin, encoding="utf-8")
         child_env = _scrubbed_env(SANDBOX_DIR if use_bwrap else workdir, env)
-        with open(Path(workdir, "stdin.txt"), "rb") as stdin_file:
+        # stdin is a pipe, not a file: once a harness has read it, what it held (a result nonce) is gone
+        # from the program's reach, even through another process's descriptors (bubblewrap's init)
+        stdin_read, stdin_write = os.pipe()
+        try:
             proc = subprocess.Popen(
                 _command(workdir, limits, child_env, use_bwrap),
-                stdin=stdin_file,
+                stdin=stdin_read,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=workdir,
                 env=child_env,
                 start_new_session=True,
             )
+        except BaseException:
+            os.close(stdin_write)
+            raise
+        finally:
+            os.close(stdin_read)
+        feeder = _feed(stdin_write, stdin.encode("utf-8"))
         try:
             out, err, timed_out = _read_capped(proc, start + limits.wall_s, limits.max_output_bytes)
         finally:
             _kill_group(proc)
             proc.wait()
+            feeder.join(timeout=5)  # only a child that escaped the kill can still hold the pipe
             proc.stdout.close()
             proc.stderr.close()
     if timed_out:

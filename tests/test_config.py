@@ -50,6 +50,11 @@ def test_tiny_alias_means_both():
         (lambda: get_preset("tiny-code", learning_rat=1.0), "valid fields"),  # typo in a field name
         (lambda: get_preset("tiny-code", w_lint=-1.0), "w_lint"),  # negative weight
         (lambda: get_preset("tiny-code", w_tests=math.nan), "w_tests"),  # NaN weight
+        (lambda: get_preset("tiny-code", w_dfg=math.inf), "w_dfg=inf"),  # infinite weight
+        (lambda: get_preset("tiny-code", kl_coef=-0.1), "kl_coef"),  # negative KL coefficient
+        (lambda: get_preset("tiny-code", w_syntax="0.1"), "w_syntax='0.1'"),  # a string (from a CLI)
+        (lambda: get_preset("tiny-code", w_sim=True), "w_sim=True"),  # a flag where a weight belongs
+        (lambda: get_preset("tiny-code", w_lint=-1.0), "set it to 0 to switch that term off"),  # says the fix
         (lambda: get_preset("tiny-code", reward_mode="medium"), "reward_mode"),  # unknown mode
         (lambda: get_preset("tiny-code", batch_size=16, mini_batch_size=5), "divide"),  # uneven minibatches
     ],

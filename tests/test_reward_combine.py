@@ -82,6 +82,12 @@ def test_same_total_on_real_components():
         ({"syntax": -0.1, "tests": 0.7}, 0.1, "syntax"),
         # NaN
         ({"syntax": math.nan, "tests": 0.7}, 0.1, "syntax"),
+        # infinite
+        ({"syntax": math.inf, "tests": 0.7}, 0.1, "syntax=inf"),
+        # not a number at all
+        ({"syntax": "0.1", "tests": 0.7}, 0.1, "syntax='0.1'"),
+        # the message says how to fix it
+        ({"syntax": -1.0, "tests": 0.7}, 0.1, "set it to 0 to switch that term off"),
         # a negative KL coefficient
         (WEIGHTS, -1.0, "kl_coef"),
         # a component without a weight

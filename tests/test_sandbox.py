@@ -30,6 +30,8 @@ CASES = [
     ("import time; time.sleep(60)", "timeout", None, ""),
     # invalid UTF-8 on stdout is decoded with replacement characters
     ("import sys; sys.stdout.buffer.write(b'\\xffok')", "ok", 0, "\ufffdok"),
+    # stdin is a pipe: it cannot be rewound and read again once consumed
+    ("import os; os.lseek(0, 0, 0)", "error", 1, ""),
 ]
 
 
@@ -37,6 +39,44 @@ CASES = [
 def test_misbehaviour_gets_its_status(source, status, returncode, stdout):
     result = run_program(source, limits=FAST)
     assert (result.status, result.returncode, result.stdout) == (status, returncode, stdout)
+
+
+@pytest.mark.skipif(not sandbox.process_filter(), reason="the seccomp filter cannot be installed here")
+@pytest.mark.parametrize(
+    "source, status, stdout",
+    [
+        # starting a process is refused: a fork bomb cannot start
+        ("import os\ntry:\n    os.fork()\nexcept PermissionError:\n    print('refused')", "ok", "refused\n"),
+        # so is running a command
+        ("import subprocess; subprocess.run(['true'])", "error", ""),
+        # threads still work
+        (
+            "import threading; t = threading.Thread(target=print, args=('t',)); t.start(); t.join()",
+            "ok",
+            "t\n",
+        ),
+    ],
+)
+def test_processes_are_refused_threads_are_not(source, status, stdout):
+    result = run_program(source, limits=FAST)
+    assert (result.status, result.stdout) == (status, stdout)
+
+
+@pytest.mark.parametrize(
+    "use_bwrap, euid, tasks",
+    [
+        # a normal user inside bubblewrap: its own user namespace, so the cap counts the program's tasks
+        (True, 1000, "256"),
+        # root: the kernel ignores RLIMIT_NPROC, so it is not set
+        (True, 0, "0"),
+        # without bubblewrap the count would include every process of the user (the trainer's threads too)
+        (False, 1000, "0"),
+    ],
+)
+def test_process_cap_is_set_only_where_it_counts(monkeypatch, use_bwrap, euid, tasks):
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: euid)
+    command = sandbox._command("/tmp/x", Limits(), {}, use_bwrap)
+    assert command[-3] == tasks  # ... cpu, memory, file size, tasks, filter, prog.py
 
 
 def test_huge_output_is_capped_and_the_program_still_finishes():
@@ -79,7 +119,7 @@ def _processes_mentioning(marker: str) -> int:
 
 @pytest.mark.parametrize("use_bwrap", [True, False])
 def test_leftover_children_are_killed(monkeypatch, use_bwrap):
-    # a program that leaves a sleeping child behind: the child must not outlive the run
+    # a program allowed to start processes leaves a sleeping child behind: it must not outlive the run
     if use_bwrap and not sandbox.bwrap_available():
         pytest.skip("bubblewrap not usable here")
     monkeypatch.setattr(sandbox, "bwrap_available", lambda: use_bwrap)
@@ -88,7 +128,7 @@ def test_leftover_children_are_killed(monkeypatch, use_bwrap):
     child = f"import subprocess, sys; subprocess.Popen({sleeper})"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        assert run_program(child).status == "ok"
+        assert run_program(child, limits=Limits(child_processes=True)).status == "ok"
     time.sleep(0.2)
     assert _processes_mentioning(marker) == 0
 

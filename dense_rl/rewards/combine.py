@@ -32,11 +32,14 @@ MODES = ("dense", "sparse")
 
 
 def check_weights(weights: dict[str, float], kl_coef: float = 0.0) -> None:
-    """Reject negative or NaN weights by name: every component is added, and signs live in the components."""
+    """Reject negative, NaN, infinite or non-numeric weights by name: every component is added, and signs
+    live in the components."""
     for name, value in {**weights, "kl_coef": kl_coef}.items():
-        if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        usable = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not usable or not math.isfinite(value) or value < 0:
             raise ValueError(
-                f"reward weight {name}={value!r} must be a number >= 0 (signs live in components)"
+                f"reward weight {name}={value!r} must be a finite number >= 0 (signs live in the "
+                "components); set it to 0 to switch that term off"
             )
 
 

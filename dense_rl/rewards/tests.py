@@ -17,10 +17,21 @@ How one program is judged: ONE sandboxed process per program (dense_rl.sandbox) 
    the harness read from stdin before the program ran. The program's own stdout/stderr go to /dev/null at
    the file-descriptor level, so its prints can neither flood the capped output nor look like results.
 
-Limits of the anti-forgery: the program runs in the harness's process, so code that walks the interpreter's
-frames (or `gc`) to find the nonce, or that patches the harness's functions, could forge results. Printing,
-writing to stdout's file descriptor or reading its own source file cannot. The sandbox bounds what such
-code can do to the machine; it does not make the score adversarially robust.
+What a program cannot do to its score (each tried in tests/test_hostile.py): print result lines or write
+them to any descriptor without the nonce; read the nonce back (stdin was a pipe, already read, and
+descriptor 0 now points at /dev/null); import the harness's module to call its report function (the nonce,
+the results descriptor and `report` live in a function's frame); replace `exec`, `compile`, `os.write`,
+`os._exit`, `signal.setitimer`, `AssertionError` or any other builtin the harness or an assert uses (the
+harness binds what it needs before the program runs, and each assert gets a fresh copy of the builtins as
+they were then); make `__import__` hand the asserts a fake module.
+
+What it still can (strict xfails there): the program runs in the harness's interpreter, so code that walks
+the frames (or `gc`) reaches the nonce and the report function; the asserts run in the program's namespace,
+so a top-level name can shadow a builtin they use; modules are shared, so it can patch `math.isclose`; and a
+value whose `__eq__` always says True passes any `==` assert. The sandbox bounds what such code can do to
+the machine; it does not make the score adversarially robust. Closing these needs the comparison done
+outside the program's process (expected values compared in the parent), which plain assert strings do not
+allow.
 
 Status of an outcome: "pass" (all asserts pass), "fail" (some fail), "error" (no code, syntax error, the
 program crashed while being defined, or the process died before reporting), "timeout" (an assert or the
@@ -46,48 +57,65 @@ from dense_rl.tasks.types import CodeTask
 
 TEST_LIMITS = Limits(wall_s=5, cpu_s=5)  # per program, all its asserts together
 
-# The harness source; {program} and {tests} are Python literals, {budget} seconds per assert.
+# The harness source; {program} and {tests} are Python literals, {budget} seconds per assert. Everything the
+# harness uses after the program has run is bound before it runs (the default arguments, `write`, `arm`,
+# `start`), so a program that replaces builtins, os.write or signal.setitimer changes nothing here; the
+# nonce and the results descriptor live in the function's frame, not in the module the program can import.
 _HARNESS = """\
-import os, signal, sys
-nonce = sys.stdin.readline().strip()
-results = os.dup(1)
-sink = os.open(os.devnull, os.O_WRONLY)
-os.dup2(sink, 1)
-os.dup2(sink, 2)
+import builtins, os, signal, sys
 
-def report(text):
-    os.write(results, (nonce + " " + text + "\\n").encode())
 
-class Budget(BaseException):
-    pass
+def harness(
+    program, tests, budget, run=exec, build=compile, dict=dict, enumerate=enumerate, Base=BaseException
+):
+    nonce = sys.stdin.readline().strip()
+    results = os.dup(1)
+    sink = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(sink, fd)  # stdin, which held the nonce, is gone; the program's output goes nowhere
+    write, leave, arm, clock = os.write, os._exit, signal.setitimer, signal.ITIMER_REAL
+    start = dict(vars(builtins))  # each assert gets a fresh copy of the builtins as they were
 
-def on_alarm(signum, frame):
-    raise Budget()
+    def report(text):
+        write(results, (nonce + " " + text + "\\n").encode())
 
-signal.signal(signal.SIGALRM, on_alarm)
-namespace = {{"__name__": "solution"}}
-try:
-    signal.setitimer(signal.ITIMER_REAL, {budget})
-    exec(compile({program}, "solution.py", "exec"), namespace)
-    signal.setitimer(signal.ITIMER_REAL, 0)
-except BaseException as error:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    report("error " + type(error).__name__)
-    os._exit(0)
-report("defined")
-for index, test in enumerate({tests}):
+    class Budget(Base):
+        pass
+
+    def on_alarm(signum, frame):
+        raise Budget()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    namespace = {{"__name__": "solution", "__builtins__": dict(start)}}
     try:
-        signal.setitimer(signal.ITIMER_REAL, {budget})
-        exec(test, namespace)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        report(f"{{index}} pass")
+        arm(clock, budget)
+        run(build(program, "solution.py", "exec"), namespace)
+        arm(clock, 0)
     except Budget:
-        report(f"{{index}} timeout")
-    except BaseException as error:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        report(f"{{index}} fail " + type(error).__name__)
-report("done")
-os._exit(0)
+        report("error Budget")
+        leave(0)
+    except Base:
+        arm(clock, 0)
+        report("error")
+        leave(0)
+    report("defined")
+    for index, test in enumerate(tests):
+        namespace["__builtins__"] = dict(start)
+        try:
+            arm(clock, budget)
+            run(test, namespace)
+            arm(clock, 0)
+            report(f"{{index}} pass")
+        except Budget:
+            report(f"{{index}} timeout")
+        except Base:
+            arm(clock, 0)
+            report(f"{{index}} fail")
+    report("done")
+    leave(0)
+
+
+harness({program}, {tests}, {budget})
 """
 
 

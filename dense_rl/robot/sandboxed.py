@@ -16,10 +16,15 @@ Requests: {"nonce", "mode": "robosim", "program", "seeds", "max_steps", "cpu_s"}
 stops after the first state that crashes or times out unexpectedly, since that state already decides the
 program's class.
 
-What is covered: a program that prints, exits, kills its own process (the states it never finished are
-reported as a Python error "the program ended its process"), or runs out of CPU or memory (the sandbox's
-limits end it). What is not: the nonce only defeats programs that print; a program written to attack the
-harness can read the nonce from the harness's memory, since both run in one interpreter.
+What is covered (each tried in tests/test_hostile.py): a program that prints, or writes lines that look like
+results to any descriptor; reads the request back to learn the nonce (stdin was a pipe, already read, and
+descriptor 0 now points at /dev/null); replaces `json.dumps` or `os.write` (bound before it runs); exits or
+kills its own process (the states it never finished are reported as a Python error "the program ended its
+process"); leaves a thread running (the harness ends with os._exit); runs out of CPU or memory (the
+sandbox's limits end it). What is not (strict xfails there): the program runs in the harness's interpreter,
+so it can reach the simulator through the robot functions (they are its bound methods: `place.__self__`)
+and reset the error it recorded, patch the kit's classes (RunOutcome), or walk the frames to the nonce. The
+sandbox bounds what such code does to the machine, not to the score.
 """
 
 from __future__ import annotations
@@ -57,24 +62,30 @@ def run_request(request: dict):
 def main() -> None:
     """The sandboxed process: read the request, write `nonce JSON` lines on a private copy of stdout.
 
-    File descriptor 1 is pointed at /dev/null before any program runs, so nothing the program writes to
-    stdout (print, sys.__stdout__, os.write(1, ...)) reaches the parent. stderr stays: it is only shown
-    when the process dies.
+    Before any program runs, descriptor 0 (the request, nonce included, came through a pipe that is now
+    empty) and descriptor 1 are pointed at /dev/null, so the program can neither read the nonce back nor
+    reach the parent with anything it writes to stdout (print, sys.__stdout__, os.write(1, ...)). stderr
+    stays: it is only shown when the process dies. `os.write` and `json.dumps` are bound first, so a
+    program that replaces them changes nothing here. The process ends with os._exit, so threads a program
+    left running cannot hold it open.
     """
     request = json.loads(sys.stdin.read())
     nonce = request.pop("nonce")
     results = os.dup(1)
-    sink = os.open(os.devnull, os.O_WRONLY)
+    sink = os.open(os.devnull, os.O_RDWR)
+    os.dup2(sink, 0)
     os.dup2(sink, 1)
+    write, dumps, leave = os.write, json.dumps, os._exit
 
     def report(record: dict) -> None:
-        data = f"{nonce} {json.dumps(record)}\n".encode()
+        data = f"{nonce} {dumps(record)}\n".encode()
         while data:
-            data = data[os.write(results, data) :]
+            data = data[write(results, data) :]
 
     for outcome in run_request(request):
         report(outcome.to_dict())
     report({"done": True})
+    leave(0)
 
 
 def parse_output(stdout: str, nonce: str) -> tuple[list[RunOutcome], bool]:
