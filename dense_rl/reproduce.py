@@ -4,9 +4,11 @@
     python -m dense_rl.reproduce --preset tiny --force    # rerun stages that already finished
     python -m dense_rl.reproduce --strip notebooks        # strip outputs from notebooks before committing
 
-Executed notebooks go to results/<scale>/notebooks/. A stage whose executed copy finished with the same
-parameters is skipped unless --force. A failing notebook stops the run with the notebook and the cell named.
-results/<scale>/reproduce.json records the seconds of every stage and the total.
+Executed notebooks go to results/<scale>/notebooks/. A stage whose executed copy finished on this machine
+with the same parameters (marker <notebook>.done.json, never committed: a fresh clone runs every stage) is
+skipped unless --force; training runs finished here are reused the same way (dense_rl.train.run_finished).
+A failing notebook stops the run with the notebook and the cell named. results/<scale>/reproduce.json records
+the seconds of every stage and the total.
 """
 
 from __future__ import annotations

@@ -229,12 +229,21 @@ def append_metrics(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def run_finished(run_dir: Path) -> bool:
+    """Did a run here finish on this machine? Its summary and its final policy (checkpoints are not committed,
+    so results from elsewhere, e.g. a fresh clone's results/, count as unfinished and are trained again)."""
+    return (run_dir / "summary.json").exists() and (run_dir / "checkpoints" / "latest").exists()
+
+
 def truncate_metrics(path: Path, last_step: int) -> None:
     """Keep only rows with step <= last_step (a resumed run rewrites what came after its checkpoint)."""
     if not path.exists():
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= last_step]
+    if not rows:  # nothing kept: the next row starts a new file, header included
+        path.unlink()
+        return
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
         if rows:

@@ -18,7 +18,7 @@ from dense_rl.policy import load_policy, sample
 from dense_rl.rewards.kl import response_logprobs
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.code_tasks import generate_code_tasks
-from dense_rl.train import pack, policy_logprobs, train
+from dense_rl.train import append_metrics, pack, policy_logprobs, run_finished, train, truncate_metrics
 
 TIMING = {"seconds", "reward_seconds"}  # wall-clock columns differ between any two runs
 
@@ -103,3 +103,19 @@ def test_batched_scoring_matches_one_sample_at_a_time(tiny_path):
 
 def test_accelerator_runs_on_cpu():
     assert Accelerator(cpu=True).device.type == "cpu"
+
+
+def test_metrics_cut_to_nothing_start_afresh_with_a_header(tmp_path):
+    path = tmp_path / "metrics.csv"
+    append_metrics(path, {"step": 1, "reward_total": 0.5})
+    truncate_metrics(path, 0)  # a resumed run without a checkpoint keeps no rows
+    append_metrics(path, {"step": 1, "reward_total": 0.25})
+    assert path.read_text().splitlines() == ["step,reward_total", "1,0.25"]
+
+
+def test_a_run_counts_as_finished_only_with_its_policy(tmp_path):
+    (tmp_path / "summary.json").write_text("{}")  # results copied from elsewhere, no checkpoint
+    assert not run_finished(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_text("step-000002")
+    assert run_finished(tmp_path)
