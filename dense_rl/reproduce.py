@@ -14,6 +14,7 @@ the seconds of every stage and the total.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -49,13 +50,36 @@ def scale_of(preset: str) -> str:
     return "tiny" if preset.startswith("tiny") else preset
 
 
-def stage_parameters(notebook: Path, preset: str) -> dict:
-    """The run's parameters, restricted to those the notebook declares in its parameters cell."""
+# What a parameter's declared type (`name: type = default` in the parameters cell) accepts.
+ACCEPTS = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Raise ValueError naming the notebook, the parameter, its declared type and a valid example when a
+    value has the wrong type (papermill itself injects anything and the notebook fails cells later)."""
+    declared = papermill.inspect_notebook(str(notebook))
+    for name, value in parameters.items():
+        spec = declared[name]
+        want = spec["inferred_type_name"]
+        accepts = ACCEPTS.get(want, object)
+        if not isinstance(value, accepts) or (isinstance(value, bool) and want in ("int", "float")):
+            raise ValueError(
+                f"notebook {notebook.name}: parameter {name!r} must be {want} (declared `{name}: {want} = "
+                f"{spec['default']}`), got {value!r} ({type(value).__name__}); "
+                f"e.g. --param {name}={spec['default']}"
+            )
+
+
+def stage_parameters(notebook: Path, preset: str, overrides: dict | None = None) -> dict:
+    """The run's parameters (and the user's overrides), restricted to those the notebook declares."""
     wanted = {"preset": preset, "out_dir": f"results/{scale_of(preset)}"}
     if scale_of(preset) != "tiny":
         wanted["mbpp_limit"] = 0  # the paper's tables need all 378 MBPP+ tasks; the tiny run checks a subset
+    wanted |= overrides or {}
     declared = papermill.inspect_notebook(str(notebook))
-    return {k: v for k, v in wanted.items() if k in declared}
+    parameters = {k: v for k, v in wanted.items() if k in declared}
+    check_parameters(notebook, parameters)
+    return parameters
 
 
 def finished(executed: Path, parameters: dict) -> bool:
@@ -88,10 +112,27 @@ def run_stage(notebook: Path, executed: Path, parameters: dict) -> float:
 
 
 def reproduce(
-    preset: str, force: bool = False, notebooks_dir: Path = NOTEBOOKS, out_root: Path | None = None
+    preset: str,
+    force: bool = False,
+    notebooks_dir: Path = NOTEBOOKS,
+    out_root: Path | None = None,
+    overrides: dict | None = None,
 ) -> dict:
-    """Run every stage of `preset` (an alias like 'tiny' expands); returns and writes reproduce.json."""
+    """Run every stage of `preset` (an alias like 'tiny' expands); returns and writes reproduce.json.
+
+    `overrides` ({name: value}) go to every notebook that declares that parameter, e.g. {"steps": 80}; each is
+    checked against the declared type before anything runs, and a name no notebook declares is an error.
+    """
     presets = preset_names(preset)
+    unknown = set(overrides or {}) - {
+        name for nb in sorted(notebooks_dir.glob("*.ipynb")) for name in papermill.inspect_notebook(str(nb))
+    }
+    if unknown:
+        raise ValueError(f"no notebook declares the parameter(s) {sorted(unknown)}; see the parameters cells")
+    for name, applies_to in STAGES:  # check every stage's parameters before the first one runs
+        if (notebooks_dir / f"{name}.ipynb").exists():
+            for p in (p for p in presets if p in applies_to):
+                stage_parameters(notebooks_dir / f"{name}.ipynb", p, overrides)
     scale = scale_of(presets[0])
     out = (out_root or ROOT / "results") / scale
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
@@ -102,7 +143,7 @@ def reproduce(
         for p in runs:
             suffix = f"-{p}" if len(runs) > 1 else ""
             executed = out / "notebooks" / f"{name}{suffix}.ipynb"
-            params = stage_parameters(notebook, p)
+            params = stage_parameters(notebook, p, overrides)
             if not force and finished(executed, params):
                 print(
                     f"[reproduce] {executed.name}: finished earlier, skipped (--force reruns it)", flush=True
@@ -132,17 +173,35 @@ def strip_outputs(folder: Path) -> None:
         nbformat.write(nb, path)
 
 
+def parse_param(text: str) -> tuple[str, object]:
+    """'steps=80' -> ('steps', 80): the value is read as a Python literal, else kept as a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"--param {text!r}: write NAME=VALUE, e.g. --param steps=80")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebooks headless with papermill.")
     parser.add_argument("--preset", default="tiny", help="tiny (both tiny presets), paper-mbpp or paper-robo")
     parser.add_argument("--force", action="store_true", help="rerun stages that finished earlier")
     parser.add_argument("--strip", type=Path, help="strip outputs from the notebooks in this folder and exit")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter, e.g. steps=80",
+    )
     args = parser.parse_args(argv)
     if args.strip:
         strip_outputs(args.strip)
         return 0
     try:
-        record = reproduce(args.preset, force=args.force)
+        record = reproduce(args.preset, force=args.force, overrides=dict(map(parse_param, args.param)))
     except (StageFailed, ValueError) as err:
         print(f"[reproduce] stopped: {err}", file=sys.stderr)
         return 1

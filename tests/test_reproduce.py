@@ -1,12 +1,13 @@
 """The headless pipeline: notebooks run with papermill, finished stages are skipped, failures are named."""
 
 import json
+import re
 
 import nbformat
 import papermill
 import pytest
 
-from dense_rl.reproduce import NOTEBOOKS, StageFailed, reproduce, strip_outputs
+from dense_rl.reproduce import NOTEBOOKS, StageFailed, parse_param, reproduce, strip_outputs
 
 
 def _notebook(path, body: str) -> None:
@@ -145,3 +146,34 @@ def test_ablation_then_evaluation_notebooks_run_headless(tiny_as_default, tmp_pa
         progress_bar=False,
     )
     assert "MBPP" in (out / "table1.md").read_text()
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_papermill_sees_every_declared_parameter(path):
+    # papermill skips a line it cannot parse (e.g. an '=' inside the comment) and then never passes that value
+    cell = next(
+        c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])
+    )
+    declared = [line.split(":")[0] for line in cell.source.splitlines() if re.match(r"\w+\s*:", line)]
+    assert sorted(papermill.inspect_notebook(str(path))) == sorted(declared)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"steps": "abc"}, "parameter 'steps' must be int"),  # a string where the notebook declares int
+        ({"seeds": 0}, "parameter 'seeds' must be list"),  # one seed where 07 takes a list of them
+        ({"eval_tasks": True}, "parameter 'eval_tasks' must be int"),  # a bool is not a count
+        ({"stepz": 80}, "no notebook declares"),  # a typo in the name
+    ],
+)
+def test_wrong_notebook_parameters_are_named_before_anything_runs(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        reproduce("tiny", out_root=tmp_path, overrides=overrides)
+    assert not (tmp_path / "tiny" / "notebooks").exists()  # nothing ran
+
+
+def test_param_flag_reads_python_literals():
+    assert parse_param("steps=80") == ("steps", 80)
+    assert parse_param("seeds=[0, 1]") == ("seeds", [0, 1])
+    assert parse_param("model=cache/x") == ("model", "cache/x")  # not a literal: kept as text

@@ -69,6 +69,37 @@ def test_killed_run_resumes_where_the_uninterrupted_run_would_be(tiny_path, refe
     assert _metrics(run) == _metrics(reference_run)  # no lost, duplicated or different steps
 
 
+# A child run whose torch.save writes half of the step-4 checkpoint's state.pt, then SIGKILLs its process.
+_DIES_WHILE_WRITING = """
+import os, signal, sys, torch
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_train import _cfg
+from dense_rl.train import train
+real_save = torch.save
+def dying_save(obj, f, *args, **kwargs):
+    if str(f).endswith(".staging_000004/state.pt"):
+        Path(f).write_bytes(b"half a checkpoint")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, f, *args, **kwargs)
+torch.save = dying_save
+train(_cfg(Path(sys.argv[1])), Path(sys.argv[2]), eval_tasks=0)
+"""
+
+
+@pytest.mark.slow
+def test_killed_during_a_checkpoint_write_resumes_from_the_last_complete_one(
+    tiny_path, reference_run, tmp_path
+):
+    run = tmp_path / "killed"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", _DIES_WHILE_WRITING, str(tiny_path), str(run)], cwd=root)
+    assert proc.returncode == -signal.SIGKILL
+    assert (run / "checkpoints" / "latest").read_text() == "step_000002"  # the torn one was never pointed at
+    train(_cfg(tiny_path), run, resume=True, eval_tasks=0)
+    assert _metrics(run) == _metrics(reference_run)  # no lost, duplicated or different steps
+
+
 @pytest.mark.slow
 def test_half_written_checkpoint_is_never_loaded(tiny_path, reference_run, tmp_path):
     run = tmp_path / "run"
