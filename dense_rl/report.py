@@ -50,10 +50,19 @@ def results_section(scale_dir: str | Path) -> str:
     parts = []
     reproduce = _json(scale_dir / "reproduce.json")
     if reproduce:
+        skipped = [k for k, v in reproduce["stages"].items() if v == "skipped"]
+        what = (
+            f"{len(skipped)} of {len(reproduce['stages'])} stages had finished earlier and were skipped"
+            if skipped
+            else "every stage ran"
+        )
+        if reproduce.get("tiny_policy_cached") is not None:
+            cached = reproduce["tiny_policy_cached"]
+            what += "; the tiny policy was " + ("already built" if cached else "built in this run")
         parts.append(
             f"Preset `{reproduce['preset']}` on {reproduce['machine']}; `make reproduce` took "
-            f"{reproduce['total_seconds'] / 60:.1f} minutes for what it ran (it reuses a cached tiny policy "
-            f"and finished training runs; seconds per notebook in results/{scale_dir.name}/reproduce.json)."
+            f"{reproduce['total_seconds'] / 60:.1f} minutes ({what}; seconds per notebook in "
+            f"results/{scale_dir.name}/reproduce.json)."
         )
     base = _json(scale_dir / "base_policy.json")
     if base:

@@ -136,6 +136,10 @@ def reproduce(
     scale = scale_of(presets[0])
     out = (out_root or ROOT / "results") / scale
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
+    if scale == "tiny":  # building the policy is part of the first run's time
+        from dense_rl.tiny import TinySpec, cache_dir
+
+        record["tiny_policy_cached"] = (cache_dir() / TinySpec().folder_name() / "config.json").exists()
     t0 = time.time()
     for name, applies_to in STAGES:
         notebook = notebooks_dir / f"{name}.ipynb"

@@ -51,3 +51,19 @@ def test_readme_without_markers_is_a_clear_error(tmp_path):
     (tmp_path / "README.md").write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
         update_readme(tmp_path / "README.md", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "stages, cached, says",
+    [
+        ({"00": 600.0, "05": 300.0}, False, "every stage ran; the tiny policy was built in this run"),
+        ({"00": "skipped", "05": 300.0}, True, "1 of 2 stages had finished earlier and were skipped"),
+        ({"00": 600.0}, None, "(every stage ran; seconds per notebook"),  # older record: no cache flag
+    ],
+)
+def test_readme_says_what_the_reproduce_time_covers(tmp_path, stages, cached, says):
+    record = {"preset": "tiny", "machine": "m", "stages": stages, "total_seconds": 900.0}
+    if cached is not None:
+        record["tiny_policy_cached"] = cached
+    (tmp_path / "reproduce.json").write_text(json.dumps(record))
+    assert says in results_section(tmp_path)
