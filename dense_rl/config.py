@@ -80,6 +80,9 @@ class Config:
     w_dfg: float = _f(0.1, "weight of the data-flow-graph match (code domain)")
     w_tests: float = _f(0.7, "weight of the unit-test pass fraction (code domain)")
     w_sim: float = _f(0.0, "weight of the simulator reward (robot domain)")
+    w_trace: float = _f(
+        0.0, "weight of the action match with the task's reference program (robot domain; not in the paper)"
+    )
     syntax_scheme: str = _f(
         "signed", "'signed' (+1 per valid code token, -1 on the offending one; the paper) or 'penalty'"
     )
@@ -128,6 +131,8 @@ PRESETS: dict[str, Config] = {
         w_dfg=0.0,
         w_tests=0.0,
         w_sim=0.8,
+        # the simulator reward alone is gamed by a trivial program that never fails (say("workshop") for every
+        # task, LOG.md); w_trace (the match with the reference's actions) did not stop that at 0.8: left off
         # robot programs run 60-200 tokens: 128 cut many of them short (syntax errors by truncation)
         **(_TINY | {"total_steps": 40, "response_length": 256}),
     ),
@@ -181,7 +186,7 @@ def validate(cfg: Config) -> None:
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"config field {name}={getattr(cfg, name)!r} is not one of {allowed}")
-    for name in ("w_syntax", "w_lint", "w_dfg", "w_tests", "w_sim", "kl_coef"):
+    for name in ("w_syntax", "w_lint", "w_dfg", "w_tests", "w_sim", "w_trace", "kl_coef"):
         value = getattr(cfg, name)
         usable = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not usable or not math.isfinite(value) or value < 0:

@@ -163,10 +163,14 @@ def reward_components(cfg: Config, batch: RolloutBatch, tasks: list) -> dict[str
             parts["tests"] = unit_test_reward(batch, tasks)
         if cfg.w_dfg:
             parts["dfg"] = dfg_reward(batch, tasks)
-    elif cfg.w_sim:
+    else:
         from dense_rl.robot.reward import robot_reward
+        from dense_rl.robot.task_reward import trace_match_reward
 
-        parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
+        if cfg.w_sim:
+            parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
+        if cfg.w_trace:
+            parts["trace"] = trace_match_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
     return parts
 
 

@@ -26,8 +26,11 @@ sparse mode of dense_rl.rewards.combine can put that same total on the last toke
 What it rewards: programs that are feasible in every sampled world (a pick is preceded by a free hand, an
 ask by someone being there, places are never used as objects, no exceptions, the program ends). What it
 cannot reward: doing what the instruction asked (RoboSim has no reference; RoboEval's checks are for
-evaluation only). Where it departs from the paper: the paper only says failures are attributed to the
-failing line; the sizes (uniform spreads, -1/n_runs per failed run) are the kit's choice.
+evaluation only). Alone, it was gamed: a tiny policy learned to answer every task with one program that never
+fails (LOG.md). For tasks that carry a reference program, dense_rl.robot.task_reward offers the match between
+the program's actions and the reference's (w_trace; off in the presets, as it did not stop that collapse).
+Where it departs from the paper: the paper only says failures are attributed to the failing line; the sizes
+(uniform spreads, -1/n_runs per failed run) are the kit's choice.
 """
 
 from __future__ import annotations
