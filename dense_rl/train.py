@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from dense_rl import ppo
 from dense_rl.batch import RewardOutput, RolloutBatch
 from dense_rl.config import TINY_MODEL, Config, get_preset
-from dense_rl.evaluate import judge
+from dense_rl.evaluate import code_pass_at_1
 from dense_rl.paths import project_path
 from dense_rl.policy import load_policy, sample
 from dense_rl.rewards.combine import combine, config_weights
@@ -250,10 +250,9 @@ def truncate_metrics(path: Path, last_step: int) -> None:
         return
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
-        if rows:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     os.replace(tmp, path)
 
 
@@ -266,21 +265,18 @@ def heldout_eval(cfg: Config, tokenizer, model, n_tasks: int) -> tuple[float, li
     tasks = heldout_tasks(cfg, n_tasks)
     if not tasks:
         return float("nan"), []
+    if cfg.domain == "code":
+        return code_pass_at_1(tokenizer, model, tasks, max_new_tokens=cfg.response_length)
+    from dense_rl.robot.reward import robot_reward
+
     out = sample(
         tokenizer, model, [messages_for(t) for t in tasks], temperature=0, max_new_tokens=cfg.response_length
     )
-    if cfg.domain == "code":
-        verdicts = [(code, kind) for code, kind, _ in judge(tasks, out.texts)]
-        scores = [float(kind == "pass") for _, kind in verdicts]
-    else:
-        from dense_rl.robot.reward import robot_reward
-
-        batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
-        scores = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"]
-        verdicts = [("", "pass" if share == 1 else "error") for share in scores]
+    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+    scores = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"]
     records = [
-        dict(task_id=t.task_id, answer=text, solution=code, kind=kind)
-        for t, text, (code, kind) in zip(tasks, out.texts, verdicts, strict=True)
+        dict(task_id=t.task_id, answer=text, solution="", kind="pass" if share == 1 else "error")
+        for t, text, share in zip(tasks, out.texts, scores, strict=True)
     ]
     return float(np.mean(scores)), records
 
