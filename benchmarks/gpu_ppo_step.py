@@ -59,7 +59,7 @@ SHAPES = {  # Qwen2.5-Coder-1.5B-Instruct's config.json, and a small one to chec
 }
 
 
-def random_loader(shape: str, tokenizer):
+def random_loader(shape: str, tokenizer, attn: str = "sdpa"):
     """A `load(name, seed=, dtype=)` for build_models: a randomly initialised Qwen2 of `shape`."""
 
     def load(name: str, *, seed: int = 0, dtype=None):
@@ -70,6 +70,7 @@ def random_loader(shape: str, tokenizer):
             rope_theta=1_000_000.0,
             rms_norm_eps=1e-6,
             tie_word_embeddings=True,
+            attn_implementation=attn,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="1.5b")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--out", default="results/gpu")
+    parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention implementation")
     args = parser.parse_args()
 
     cfg = get_preset("paper-mbpp")
@@ -99,7 +101,7 @@ def main() -> None:
     spec = TinySpec(n_code_tasks=2000, n_robot_tasks=200)
     tokenizer = train_tokenizer([m[-1]["content"] + "\n" + a for m, a in sft_corpus(spec)], spec.vocab_size)
     tokenizer.padding_side = "left"
-    _, policy, critic = build_models(cfg, load=random_loader(args.shape, tokenizer))
+    _, policy, critic = build_models(cfg, load=random_loader(args.shape, tokenizer, args.attn))
     params = [p for p in [*policy.parameters(), *critic.parameters()] if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
     policy, critic, optimizer = accelerator.prepare(policy, critic, optimizer)
@@ -111,6 +113,7 @@ def main() -> None:
     report = {
         "what": "paper-mbpp PPO step, random weights of the 1.5B shape (benchmarks/gpu_ppo_step.py)",
         "shape": args.shape,
+        "attention": args.attn,
         "policy_parameters": n_params,
         "trainable_parameters": sum(p.numel() for p in params),
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor(),
