@@ -59,10 +59,11 @@ SHAPES = {  # Qwen2.5-Coder-1.5B-Instruct's config.json, and a small one to chec
 }
 
 
-def random_loader(shape: str, tokenizer, attn: str = "sdpa"):
-    """A `load(name, seed=, dtype=)` for build_models: a randomly initialised Qwen2 of `shape`."""
+def random_loader(shape: str, tokenizer, attn: str | None = None):
+    """A `load(name, seed=, dtype=, attn_implementation=)` for build_models: a randomly initialised Qwen2 of
+    `shape`; `attn` overrides the attention build_models asks for."""
 
-    def load(name: str, *, seed: int = 0, dtype=None):
+    def load(name: str, *, seed: int = 0, dtype=None, attn_implementation=None):
         torch.manual_seed(seed)
         config = Qwen2Config(
             **SHAPES[shape],
@@ -70,7 +71,7 @@ def random_loader(shape: str, tokenizer, attn: str = "sdpa"):
             rope_theta=1_000_000.0,
             rms_norm_eps=1e-6,
             tie_word_embeddings=True,
-            attn_implementation=attn,
+            attn_implementation=attn or attn_implementation or "sdpa",
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
@@ -92,7 +93,11 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="1.5b")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--out", default="results/gpu")
-    parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention implementation")
+    parser.add_argument(
+        "--attn",
+        choices=("sdpa", "eager"),
+        help="attention (default: what dense_rl.train.build_models picks)",
+    )
     args = parser.parse_args()
 
     cfg = get_preset("paper-mbpp")
@@ -113,7 +118,7 @@ def main() -> None:
     report = {
         "what": "paper-mbpp PPO step, random weights of the 1.5B shape (benchmarks/gpu_ppo_step.py)",
         "shape": args.shape,
-        "attention": args.attn,
+        "attention": accelerator.unwrap_model(policy).get_base_model().config._attn_implementation,
         "policy_parameters": n_params,
         "trainable_parameters": sum(p.numel() for p in params),
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor(),

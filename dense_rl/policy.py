@@ -40,7 +40,12 @@ class PolicyLoadError(RuntimeError):
 
 
 def load_policy(
-    name_or_path: str, *, dtype: torch.dtype | None = None, seed: int = 0, adapter: str | None = None
+    name_or_path: str,
+    *,
+    dtype: torch.dtype | None = None,
+    seed: int = 0,
+    adapter: str | None = None,
+    attn_implementation: str | None = None,
 ):
     """(tokenizer, model) for a hub id, a local folder, or 'tiny' (the kit's own model, built on first use).
 
@@ -59,7 +64,8 @@ def load_policy(
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, torch_dtype=dtype)
+        attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, torch_dtype=dtype, **attention)
     except OSError as err:  # the hub client raises OSError subclasses for offline / missing / unknown ids
         raise PolicyLoadError(
             f"could not load model {name_or_path!r}: it is not a local folder, not in the Hugging Face "

@@ -93,15 +93,23 @@ def train_dtype() -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else None
 
 
+def train_attention() -> str | None:
+    """'eager' on GPUs, the model's default elsewhere. On an H100 the bf16 PPO update of a left-padded batch
+    went NaN at step 2 with PyTorch's SDPA attention and stayed finite with eager attention, all else equal
+    (benchmarks/gpu_ppo_step.py, results/gpu/README.md); on CPUs SDPA stays finite (the tests)."""
+    return "eager" if torch.cuda.is_available() else None
+
+
 def build_models(cfg: Config, load=load_policy):
     """(tokenizer, policy with LoRA, critic). The reference policy is the policy with its adapter disabled.
 
-    `load(name, seed=, dtype=)` returns (tokenizer, model); benchmarks/gpu_ppo_step.py passes one that builds
-    randomly initialised weights of the paper model's shape.
+    `load(name, seed=, dtype=, attn_implementation=)` returns (tokenizer, model); benchmarks/gpu_ppo_step.py
+    passes one that builds randomly initialised weights of the paper model's shape.
     """
-    tokenizer, base = load(cfg.model, seed=cfg.seed, dtype=train_dtype())
+    kwargs = dict(seed=cfg.seed, dtype=train_dtype(), attn_implementation=train_attention())
+    tokenizer, base = load(cfg.model, **kwargs)
     policy = get_peft_model(base, lora_config(cfg))
-    _, critic_base = load(cfg.model, seed=cfg.seed, dtype=train_dtype())
+    _, critic_base = load(cfg.model, **kwargs)
     critic_base = get_peft_model(critic_base, lora_config(cfg))
     critic = ValueModel(critic_base.get_base_model().model, base.config.hidden_size)
     return tokenizer, policy, critic
