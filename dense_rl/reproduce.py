@@ -54,10 +54,10 @@ def scale_of(preset: str) -> str:
 ACCEPTS = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
 
 
-def check_parameters(notebook: Path, parameters: dict) -> None:
+def check_parameters(notebook: Path, declared: dict, parameters: dict) -> None:
     """Raise ValueError naming the notebook, the parameter, its declared type and a valid example when a
-    value has the wrong type (papermill itself injects anything and the notebook fails cells later)."""
-    declared = papermill.inspect_notebook(str(notebook))
+    value has the wrong type (papermill itself injects anything and the notebook fails cells later).
+    `declared` is papermill.inspect_notebook(notebook)."""
     for name, value in parameters.items():
         spec = declared[name]
         want = spec["inferred_type_name"]
@@ -70,16 +70,37 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
             )
 
 
-def stage_parameters(notebook: Path, preset: str, overrides: dict | None = None) -> dict:
-    """The run's parameters (and the user's overrides), restricted to those the notebook declares."""
+def stage_parameters(notebook: Path, declared: dict, preset: str, overrides: dict | None = None) -> dict:
+    """The run's parameters (and the user's overrides), restricted to those the notebook declares, checked."""
     wanted = {"preset": preset, "out_dir": f"results/{scale_of(preset)}"}
     if scale_of(preset) != "tiny":
         wanted["mbpp_limit"] = 0  # the paper's tables need all 378 MBPP+ tasks; the tiny run checks a subset
     wanted |= overrides or {}
-    declared = papermill.inspect_notebook(str(notebook))
     parameters = {k: v for k, v in wanted.items() if k in declared}
-    check_parameters(notebook, parameters)
+    check_parameters(notebook, declared, parameters)
     return parameters
+
+
+def plan(presets: tuple[str, ...], notebooks_dir: Path, out: Path, overrides: dict | None) -> list[tuple]:
+    """(stage name, preset, notebook, executed copy, parameters) of every stage to run, in order.
+
+    Built before anything runs, so a parameter of the wrong type, or one no notebook declares, stops the
+    reproduction at once instead of after an hour of earlier stages.
+    """
+    declared = {nb.stem: papermill.inspect_notebook(str(nb)) for nb in sorted(notebooks_dir.glob("*.ipynb"))}
+    unknown = set(overrides or {}) - {name for names in declared.values() for name in names}
+    if unknown:
+        raise ValueError(f"no notebook declares the parameter(s) {sorted(unknown)}; see the parameters cells")
+    stages = []
+    for name, applies_to in STAGES:
+        notebook = notebooks_dir / f"{name}.ipynb"
+        runs = [p for p in presets if p in applies_to] if name in declared else []
+        for p in runs:
+            executed = out / "notebooks" / (f"{name}-{p}.ipynb" if len(runs) > 1 else f"{name}.ipynb")
+            stages.append(
+                (name, p, notebook, executed, stage_parameters(notebook, declared[name], p, overrides))
+            )
+    return stages
 
 
 def finished(executed: Path, parameters: dict) -> bool:
@@ -124,38 +145,22 @@ def reproduce(
     checked against the declared type before anything runs, and a name no notebook declares is an error.
     """
     presets = preset_names(preset)
-    unknown = set(overrides or {}) - {
-        name for nb in sorted(notebooks_dir.glob("*.ipynb")) for name in papermill.inspect_notebook(str(nb))
-    }
-    if unknown:
-        raise ValueError(f"no notebook declares the parameter(s) {sorted(unknown)}; see the parameters cells")
-    for name, applies_to in STAGES:  # check every stage's parameters before the first one runs
-        if (notebooks_dir / f"{name}.ipynb").exists():
-            for p in (p for p in presets if p in applies_to):
-                stage_parameters(notebooks_dir / f"{name}.ipynb", p, overrides)
     scale = scale_of(presets[0])
     out = (out_root or ROOT / "results") / scale
+    stages = plan(presets, notebooks_dir, out, overrides)
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
     if scale == "tiny":  # building the policy is part of the first run's time
         from dense_rl.tiny import TinySpec, cache_dir
 
         record["tiny_policy_cached"] = (cache_dir() / TinySpec().folder_name() / "config.json").exists()
     t0 = time.time()
-    for name, applies_to in STAGES:
-        notebook = notebooks_dir / f"{name}.ipynb"
-        runs = [p for p in presets if p in applies_to] if notebook.exists() else []
-        for p in runs:
-            suffix = f"-{p}" if len(runs) > 1 else ""
-            executed = out / "notebooks" / f"{name}{suffix}.ipynb"
-            params = stage_parameters(notebook, p, overrides)
-            if not force and finished(executed, params):
-                print(
-                    f"[reproduce] {executed.name}: finished earlier, skipped (--force reruns it)", flush=True
-                )
-                record["stages"][executed.stem] = "skipped"
-                continue
-            print(f"[reproduce] {name} for {p} -> {executed.relative_to(out.parent.parent)}", flush=True)
-            record["stages"][executed.stem] = round(run_stage(notebook, executed, params), 1)
+    for name, p, notebook, executed, params in stages:
+        if not force and finished(executed, params):
+            print(f"[reproduce] {executed.name}: finished earlier, skipped (--force reruns it)", flush=True)
+            record["stages"][executed.stem] = "skipped"
+            continue
+        print(f"[reproduce] {name} for {p} -> {executed.relative_to(out.parent.parent)}", flush=True)
+        record["stages"][executed.stem] = round(run_stage(notebook, executed, params), 1)
     record["total_seconds"] = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "reproduce.json").write_text(json.dumps(record, indent=2) + "\n")
