@@ -268,3 +268,15 @@ def test_table_puts_published_numbers_beside_ours():
     assert "| - | 0.653 | - | - | - |" in rows[("MBPP", "fine-tuned")]  # no runs yet; Qwen published none
     assert "| - | 0.556 | - | - | - |" in rows[("MBPP+", "fine-tuned")]
     assert "paper's reported" in mbpp.mbpp_table(results)
+
+
+@pytest.mark.parametrize(
+    "model, shown",
+    [
+        ("Qwen/Qwen2.5-Coder-1.5B-Instruct", "Qwen/Qwen2.5-Coder-1.5B-Instruct"),  # a hub name, as it is
+        ("/home/someone/dense-rl/cache/tiny-policy-seed0", "tiny-policy-seed0"),  # a local folder, by name
+    ],
+)
+def test_table_names_the_model_not_the_machine(model, shown):
+    results = {"base": {"paper": {"model": model, "mbpp_pass_at_1": 0.5}}}
+    assert mbpp.mbpp_table(results).rstrip().endswith(f"Ours: {shown}.")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dense_rl.policy import PolicyLoadError, load_policy, sample
-from dense_rl.tiny import build_info
+from dense_rl.tiny import answer_loss, build_info
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,20 @@ def test_build_is_deterministic_for_a_seed(tiny_path, tmp_path, monkeypatch):
     w1 = load_policy(str(tiny_path))[1].state_dict()
     w2 = load_policy(str(again))[1].state_dict()
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_answer_loss_equals_the_models_own_loss(policy):
+    """The pre-training loss skips the vocabulary projection on prompt tokens; the value must not change."""
+    tokenizer, model = policy
+    ids = torch.tensor([tokenizer("def f(x):\n    return x + 1\n")["input_ids"]] * 2)
+    labels = ids.clone()
+    labels[0, :4] = -100  # a prompt: no loss there
+    labels[1, :2] = -100
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    mask[1, -1] = False  # a padded position, ignored like any other unlabelled one
+    labels[1, -1] = -100
+    expected = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert torch.allclose(answer_loss(model, ids, labels, mask), expected, atol=1e-5)
 
 
 def test_build_info_records_size_and_time(tiny_path):

@@ -8,7 +8,9 @@ Each task is a natural-language instruction that names a function, a reference s
 unit tests. ~40 templates cover arithmetic, conditionals, strings, lists, dicts and loops. Variety is
 deliberate, because RL can only reinforce answers the policy sometimes finds:
 - function names are random 1-3 word snake_case names (dense_rl.tasks.words): the policy has to copy the name
-  from the prompt rather than recall it;
+  from the prompt rather than recall it. Instructions put a space before the name, as the code does
+  (`def name`): byte-level BPE gives `` `name`` and `` name`` different tokens, and a 4.7M-parameter model
+  copies badly across that gap (with backticked names, held-out pass@1 was 0.228 instead of 0.328);
 - constants are drawn from wide ranges (and the tokenizer splits digits), so they must be copied too;
 - every template has several phrasings and two or three solution styles, one of which may carry a lint smell
   (e.g. `== True`, an unused variable) that the Ruff reward can later teach away;
@@ -42,11 +44,11 @@ ARG_NAMES = {
 SECOND_ARG = {"int": ("y", "m", "other"), "str": ("t", "other", "suffix"), "list": ("ys", "others")}
 
 WRAPPERS = (
-    "Write a function `{sig}` that {desc}.",
+    "Write a function {sig} that {desc}.",
     "Write a Python function {f}({args}) which {desc}.",
     "Implement {f}({args}): it {desc}.",
     "Create a function named {f} that takes {args} and {desc}.",
-    "Define `{sig}`. The function {desc}.",
+    "Define {sig}. The function {desc}.",
 )
 PREFACES = ("", "", "Here is the function.\n", "Here is {f}:\n")
 
