@@ -270,3 +270,11 @@ def test_missing_programs_are_named(tmp_path):
     )
     with pytest.raises(ValueError, match="no program for 79 instances"):
         load_programs(path, list(TASKS.values()))
+
+
+@needs_data
+def test_a_fenced_response_runs_as_the_program_inside_the_fence():
+    """A policy's raw answer is Markdown; evaluating it must run the code in the fence, not the backticks."""
+    response = "Here is the program.\n```python\n" + REFERENCE["SayGoodDay_0"] + "```\nDone."
+    [result] = evaluate({"SayGoodDay_0": response}, [TASKS["SayGoodDay_0"]])
+    assert result["class"] == "Success"

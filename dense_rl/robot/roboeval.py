@@ -68,6 +68,12 @@ def load_tasks(path: str | Path | None = None) -> list[dict]:
     return read_jsonl(path or default_tasks_path())
 
 
+def program_of(response: str) -> str:
+    """The program in a response (from `def task_program():` to the closing fence), else the response as
+    it is: it then runs as such and fails as a PythonError, as a program without task_program would."""
+    return extract_program(response) or response
+
+
 def load_programs(path: str | Path, tasks: list[dict]) -> dict[str, str]:
     """instance_id -> program, for every instance of `tasks`; a missing instance is an error that names it.
 
@@ -81,8 +87,7 @@ def load_programs(path: str | Path, tasks: list[dict]) -> dict[str, str]:
             raise ValueError(
                 f"{path}: every row needs 'instance_id' and one of {PROGRAM_FIELDS}; got {list(row)}"
             )
-        text = row[field] if isinstance(row[field], str) else ""
-        programs[row["instance_id"]] = extract_program(text) or text
+        programs[row["instance_id"]] = program_of(row[field] if isinstance(row[field], str) else "")
     missing = [t["instance_id"] for t in tasks if t["instance_id"] not in programs]
     if missing:
         raise ValueError(
@@ -140,10 +145,14 @@ def evaluate(
     max_steps: int = MAX_STEPS,
     cpu_s: float = CPU_S,
 ) -> list[dict]:
-    """Per-instance results: instance_id, task, variant_id, class, states (see classify). Sandboxed."""
+    """Per-instance results: instance_id, task, variant_id, class, states (see classify). Sandboxed.
+
+    `programs` maps instance_id to a program or to a model's raw response: the program is cut from it here,
+    so a fenced answer runs as the code inside the fence, not as Markdown.
+    """
     from dense_rl.robot.sandboxed import run_roboeval
 
-    sources = [programs[t["instance_id"]] for t in tasks]
+    sources = [program_of(programs[t["instance_id"]]) for t in tasks]
     runs = run_roboeval(
         sources, [t["world_states"] for t in tasks], max_steps=max_steps, cpu_s=cpu_s, workers=workers
     )
