@@ -207,6 +207,13 @@ def test_mutated_reference_programs_land_in_the_right_class(instance_id, old, ne
 
 
 @needs_data
+@pytest.mark.parametrize("task", sorted({t["task"] for t in TASKS.values()}))
+def test_a_program_that_never_moves_is_incomplete_not_a_crash_of_the_checks(task):
+    """A trace without a single GoTo has no visits; every task's checks must still give a verdict."""
+    assert classify_here(f"{task}_0", "def task_program():\n    say('hello')\n") == "CompletionError"
+
+
+@needs_data
 def test_ask_with_nobody_there_is_a_robot_error():
     # SayGoodDay state 3: nobody in the labs; asking there fails
     source = mutate("SayGoodDay_0", 'if is_in_room("person"):', 'if ask("", "Anyone?", ["yes"]) == "yes":')

@@ -77,6 +77,8 @@ def visits(trace: list[Event]) -> list[tuple[int, int, str]]:
         if e.kind == "GoTo" and e.location != where:
             starts.append(i)
             where = e.location
+    if not starts:  # never left the start (e.g. a program that only says something)
+        return []
     ends = [*starts[1:], len(trace)]
     return [(s, end, trace[s].location) for s, end in zip(starts, ends, strict=True)]
 
