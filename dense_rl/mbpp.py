@@ -520,8 +520,9 @@ def mbpp_table(results: dict[str, dict[str, dict]]) -> str:
                 published(MAKER_REPORTED, policy, column),
             ]
             lines.append("| " + " | ".join(cells) + " |")
-    # a hub name as it is; a local checkpoint by its folder name (an absolute path names a machine, not a model)
-    models = sorted({Path(m).name if Path(m).is_absolute() else m for m in _models(results)} - {""})
+    # a hub name as it is; a local checkpoint by its folder name (a full path names a machine, not a model)
+    names = {s.get("model", "") for runs in results.values() for s in runs.values()}
+    models = sorted({Path(m).name if Path(m).is_absolute() else m for m in names} - {""})
     lines.append("")
     lines.append(
         'pass@1. "paper\'s reported" and "Qwen\'s reported" are published numbers for '
@@ -529,10 +530,6 @@ def mbpp_table(results: dict[str, dict[str, dict]]) -> str:
         f"kit. Ours: {', '.join(models) or 'no runs'}."
     )
     return "\n".join(lines) + "\n"
-
-
-def _models(results: dict) -> set[str]:
-    return {s.get("model", "") for runs in results.values() for s in runs.values()}
 
 
 # ------------------------------------------------------------------------------------------------- CLI

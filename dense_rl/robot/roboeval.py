@@ -70,16 +70,14 @@ def load_tasks(path: str | Path | None = None) -> list[dict]:
 
 def program_of(response: str) -> str:
     """The program in a response (from `def task_program():` to the closing fence), else the response as
-    it is: it then runs as such and fails as a PythonError, as a program without task_program would."""
+    it is: it then runs as such (usually a SyntaxError or a NameError: a PythonError), so every instance is
+    counted out of 80."""
     return extract_program(response) or response
 
 
 def load_programs(path: str | Path, tasks: list[dict]) -> dict[str, str]:
-    """instance_id -> program, for every instance of `tasks`; a missing instance is an error that names it.
-
-    A response without `def task_program():` is kept as it is and runs as such (usually a SyntaxError or
-    a NameError: a PythonError), so every instance is counted out of 80.
-    """
+    """instance_id -> program or raw response as written, for every instance of `tasks`; a missing instance
+    is an error that names it. The program is cut from a response where it runs (program_of)."""
     programs = {}
     for row in read_jsonl(path):
         field = next((f for f in PROGRAM_FIELDS if f in row), None)
@@ -87,7 +85,7 @@ def load_programs(path: str | Path, tasks: list[dict]) -> dict[str, str]:
             raise ValueError(
                 f"{path}: every row needs 'instance_id' and one of {PROGRAM_FIELDS}; got {list(row)}"
             )
-        programs[row["instance_id"]] = program_of(row[field] if isinstance(row[field], str) else "")
+        programs[row["instance_id"]] = row[field] if isinstance(row[field], str) else ""
     missing = [t["instance_id"] for t in tasks if t["instance_id"] not in programs]
     if missing:
         raise ValueError(
@@ -129,10 +127,13 @@ def classify(task: str, states: list[dict], outcomes: list[RunOutcome]) -> tuple
 
 
 def run_instance(program: str, task: dict, *, max_steps: int = MAX_STEPS, cpu_s: float = CPU_S):
-    """One program on one instance, sandboxed: (class, account per state, RunOutcome per state)."""
+    """One program (or raw response) on one instance, sandboxed: (class, account per state, RunOutcome per
+    state)."""
     from dense_rl.robot.sandboxed import run_roboeval
 
-    outcomes = run_roboeval([program], [task["world_states"]], max_steps=max_steps, cpu_s=cpu_s, workers=1)[0]
+    outcomes = run_roboeval(
+        [program_of(program)], [task["world_states"]], max_steps=max_steps, cpu_s=cpu_s, workers=1
+    )[0]
     label, account = classify(task["task"], task["world_states"], outcomes)
     return label, account, outcomes
 
