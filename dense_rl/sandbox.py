@@ -5,56 +5,67 @@ Every reward that executes policy output (unit tests, the robot simulators) goes
 
     from dense_rl.sandbox import Limits, run_program
     run_program("print(input()[::-1])", stdin="abc").stdout   # 'cba\\n'
+    DENSE_RL_SANDBOX=rlimits python ...      # force the fallback mode (what a machine without bwrap gets)
 
 How one program runs:
-1. Its source is written to `prog.py` in a fresh temporary directory that is deleted afterwards; that
-   directory is the working directory. stdin comes through a pipe, not a file, so what a harness reads
-   from it (the nonce that stamps its results) cannot be read again by the program.
-2. It runs with the interpreter of the current environment (`sys.executable`, started with -S to save the
-   site module's ~25 ms; the parent's import path is passed as PYTHONPATH), so the kit's own package
-   (`dense_rl`) and its dependencies stay importable, e.g. by an evaluation harness.
-3. A small bootstrap sets hard resource limits (CPU seconds, address space, file size, and the number of
-   tasks where that limit counts, see below) and installs a seccomp filter that refuses new processes
-   (fork, vfork, clone without CLONE_THREAD; threads still work; `Limits(child_processes=True)` leaves it
-   out) before the program's first line runs, then runs it as `__main__` (with `exit`/`quit`, which -S
-   would drop). Whether the filter can be installed is probed once; where it cannot (not Linux x86-64 or
-   arm64, no seccomp) a warning says so once.
-4. The environment is scrubbed: only PATH, HOME, LANG and a few Python variables, plus what `env` adds.
-5. When bubblewrap (`bwrap`) works on the machine (probed once, then cached), the process also gets its own
-   user/pid/network/IPC/UTS namespaces, a read-only view of the file system, an empty /tmp (so the
-   interpreter must not live under /tmp), no capabilities and dies with its parent. Without it the program
-   still runs in its own session and process group, limited, filtered and scrubbed, and a warning says once
-   what is lost.
-6. stdout and stderr are read together without deadlock; at most `max_output_bytes` of each is kept, the
-   rest is read and dropped. After `wall_s` the whole process group (or pid namespace) is killed.
+1. Its source is written to `prog.py` in a fresh temporary directory on the host, deleted afterwards (by a
+   removal that never recurses or raises, whatever the program left there). stdin comes through a pipe,
+   not a file, so what a harness reads from it cannot be read again by the program.
+2. The interpreter of the current environment starts isolated (`-s -S -P -B`: no site module, no user
+   site, not even the current directory on its import path, no PYTHONPATH), so its import path is the
+   standard library only while a small bootstrap, importing only from the standard library, sets:
+   hard resource limits (CPU seconds, address space, size of each file, open files, no core dumps, and the
+   task count where it counts); with the fallback mode also the capability drop (as root) and Landlock;
+   then the seccomp filter. Only then does it append the kit's import path (the folder holding dense_rl,
+   then this process's sys.path) after the standard library, and run prog.py as `__main__`.
+3. The seccomp filter (Linux x86-64 and arm64, probed once; a warning says where it cannot be installed)
+   refuses with EPERM: new processes (fork, vfork, clone without CLONE_THREAD; threads still work);
+   signals to any process but the program's own (kill only to itself or its own group, tgkill only to
+   itself, no tkill, sigqueue or pidfd signals); sockets of every family (socket(); socketpair works);
+   pipes (pipe, pipe2: buffers that no limit counts); memfd_create, memfd_secret and SysV shared memory
+   (memory no address-space limit counts); ptrace, process_vm_readv/writev, kcmp, pidfd_getfd;
+   io_uring (it would bypass the filter), userfaultfd, perf_event_open, bpf; namespaces, mounts, chroot,
+   kernel keyrings, file handles (open_by_handle_at), modules, kexec, reboot, swap. `Limits(
+   child_processes=True)` leaves processes, pipes and signals allowed (the program must manage children).
+4. The environment is scrubbed: only PATH, HOME, TMPDIR, LANG and a few Python variables, plus `env`.
 
-What is covered, each by a hostile program in tests/test_hostile.py: infinite loops, also ones that ignore
-SIGALRM, SIGTERM and SIGXCPU (wall clock, hard CPU limit); memory bombs (address space); C-stack overflows and
-segfaults (status "killed"); gigabytes of output, lines without end, invalid UTF-8; `sys.exit` and `os._exit`
-with any code; fork bombs, daemons (double fork, new session) and other children (no process can be started,
-where the seccomp filter works); threads left running (they die with the process); the caller's environment
-variables. With bubblewrap also: network access; writing, deleting or renaming files outside the working
-directory; killing the parent, the process group or every process (only the namespace's can be reached);
-reading other processes' environments through /proc.
+The two modes, chosen once per process (DENSE_RL_SANDBOX=rlimits forces the second; =bwrap fails loudly
+where bubblewrap does not work):
+- bubblewrap (`bwrap` works here: a user namespace can be created): the program also gets its own
+  user/pid/network/IPC/UTS namespaces, no capabilities, and dies with its parent. The root is bound
+  read-only; /tmp is a private tmpfs of `Limits.scratch_mb` (the working directory /tmp/sandbox lives
+  there, so what the program writes is bounded in total and never reaches the disk), /dev is read-only but
+  for its device nodes, /dev/shm is a 1 MiB tmpfs. The interpreter's prefixes, the kit and its import path
+  are bound read-only again on top where /tmp would hide them, so a checkout (and its .venv) under /tmp
+  works. Other processes, their /proc entries and the network are out of reach.
+- fallback (no bubblewrap: no root to install it, no user namespaces): the program runs in its own
+  session and process group, limited, filtered and scrubbed as above. As root it first drops every
+  capability (bounding set included), so it is root without privileges. Where the kernel has Landlock
+  (5.13+), writing, creating, deleting and renaming are confined to the working directory (and /dev/null),
+  reading to the system folders (/usr, /lib*, /bin, /sbin, /etc, /opt, /sys), the interpreter's prefixes,
+  the kit, the import path, the working directory and the program's own /proc entry, so the trainer's
+  /proc entries (environment, memory) and the user's files are unreadable; on ABI 4+ TCP, on ABI 6+
+  signals and abstract Unix sockets are scoped to the program as well. What the fallback cannot do: bound
+  the total written to the working directory (each file is capped at MAX_FILE_BYTES, their number is not,
+  until the wall clock ends the run), and without Landlock (older kernels) it cannot confine files at all:
+  the program then writes and reads wherever the user can. A warning says once which of these apply.
 
-Fork bombs and RLIMIT_NPROC: without the filter, a fork bomb ran to ~6,000 processes in its first second
-on a 2-core machine, and only the wall-clock kill ended it; machine-wide limits (pid_max) were within reach.
-RLIMIT_NPROC does not stop that everywhere: the kernel never applies it to root, and root inside
-bubblewrap's user namespace is still root; without bubblewrap it counts all processes of the user, the
-trainer's own threads included, so a cap would starve the trainer. It is set only for a normal user inside
-bubblewrap, where it counts the program's own processes and threads (`Limits.max_tasks`): there it also
-caps threads. As root, and without bubblewrap, threads are bounded only by the address-space limit (each
-needs a stack) and the wall clock.
+What is covered, each by a hostile program in tests/test_hostile.py, in both modes: infinite loops, also
+ones that ignore SIGALRM, SIGTERM and SIGXCPU (wall clock, hard CPU limit); memory bombs (address space),
+memory in memfd, shared memory, pipes or (bubblewrap) tmpfs files; C-stack overflows and segfaults (status
+"killed"); gigabytes of output, lines without end, invalid UTF-8; `sys.exit` and `os._exit` with any code;
+fork bombs, daemons and other children; threads left running; the caller's environment variables, and
+other processes' environments or memory through /proc; killing the parent, the process group or every
+process; network access (TCP and Unix sockets); writing, deleting or renaming files outside the working
+directory; planting a module on the import path; deep directory chains and unreadable folders left behind.
 
-What is not covered: the program can read every file the user can read (the root is bound read-only, not
-hidden); without bubblewrap a program can open network connections, write wherever the user can, read other
-processes' environments and signal the trainer itself (same user); with `child_processes=True` and no
-bubblewrap, a child can escape the kill by starting its own session; a deliberate thread bomb as root; the
-total written to the working directory (each file is capped at MAX_FILE_BYTES, their number is not, until the
-wall clock ends the run and the directory is deleted); timing side channels. Harnesses that run the program in
-their own interpreter (dense_rl.rewards.tests, dense_rl.robot.sandboxed) cannot be protected from it by the
-sandbox: their docstrings say what a program can still forge. Windows is not supported (POSIX process groups
-and resource limits).
+What is not covered: the program can read the system folders (as root, that includes /etc/shadow); a
+deliberate thread bomb as root (threads are bounded by the address-space limit and the wall clock; the
+task cap binds only for a normal user inside bubblewrap, see Limits.max_tasks); the number of (empty)
+files in the bubblewrap tmpfs (bubblewrap cannot set nr_inodes; the wall clock ends it); timing side
+channels. Harnesses that run the program in their own interpreter (dense_rl.robot.sandboxed) cannot be
+protected from it by the sandbox: their docstrings say what a program can still forge. Windows is not
+supported (POSIX process groups and resource limits).
 
 Where this departs from the paper: the paper's public code runs tests through EvalPlus, whose
 `reliability_guard` disables dangerous functions inside the same interpreter that runs the program; here
@@ -63,6 +74,7 @@ isolation comes from the operating system instead.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
 import os
@@ -84,33 +96,74 @@ from pathlib import Path
 
 # A program that writes this many bytes to a single file gets SIGXFSZ: keeps runaway writes off the disk.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_OPEN_FILES = 256  # RLIMIT_NOFILE
+MODE_ENV = "DENSE_RL_SANDBOX"  # "auto" (default), "rlimits" (force the fallback) or "bwrap" (require it)
+SANDBOX_DIR = "/tmp/sandbox"  # where the working directory appears inside bubblewrap
+PID_SLOT = 0x0D15EA5E  # in the seccomp program: replaced by the program's own pid at start (see _BOOTSTRAP)
 
-# Sets the limits (soft == hard, so the program cannot raise them), installs the process filter (a seccomp
-# program given as hex, see no_fork_filter) and runs prog.py as __main__.
-# The interpreter starts with -S (no site module: it costs ~25 ms per start in an editable install), so
-# the parent's import path comes in through PYTHONPATH and the two names `site` would add are set here.
-# An uncaught MemoryError is turned into SIGKILL so that a memory bomb reads as "killed", like the
-# out-of-memory killer would report it.
+# Runs with the standard library alone on sys.path. Arguments: cpu memory fsize nofile tasks filter
+# (hex, with PID_SLOT to fill in) writable readable (os.pathsep-joined, Landlock; "" for none) drop_caps
+# import_path prog.py [program arguments]. Limits use soft == hard, so the program cannot raise them. An
+# uncaught MemoryError is turned into SIGKILL, so a memory bomb reads as "killed" like the OOM killer.
 _BOOTSTRAP = """\
-import builtins, os, resource, signal, sys, types
-cpu, mem, fsize, tasks = (int(a) for a in sys.argv[1:5])
+import os, resource, sys
+cpu, mem, fsize, nofile, tasks = (int(a) for a in sys.argv[1:6])
+program, writable, readable, drop_caps, path = sys.argv[6:11]
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 if mem > 0:
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 if tasks > 0:
     resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
-if sys.argv[5]:
+if program or writable or drop_caps == "1":
     import ctypes
-    class Filter(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
-    program = bytes.fromhex(sys.argv[5])
     libc = ctypes.CDLL(None, use_errno=True)
-    no_new_privs = libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: needed to filter without privileges
-    if no_new_privs or libc.prctl(22, 2, ctypes.byref(Filter(len(program) // 8, program)), 0, 0):
-        sys.exit("sandbox: cannot install the process filter: " + os.strerror(ctypes.get_errno()))
-    del ctypes, Filter, program, libc, no_new_privs
-sys.argv = sys.argv[6:]
+    def fail(what):
+        sys.exit("sandbox: cannot " + what + ": " + os.strerror(ctypes.get_errno()))
+    if drop_caps == "1":
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        if libc.capset(header, (ctypes.c_uint32 * 6)()):
+            fail("drop capabilities")
+    if libc.prctl(38, 1, 0, 0, 0):  # PR_SET_NO_NEW_PRIVS: needed to filter without privileges
+        fail("set no_new_privs")
+    if writable:
+        abi = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, ..._VERSION)
+        handled = (1 << (13 if abi < 2 else 14 if abi < 3 else 15 if abi < 5 else 16)) - 1
+        file_rights = handled & (1 | 2 | 4 | 1 << 14 | 1 << 15)  # execute, write, read, truncate, ioctl
+        attr = (ctypes.c_uint64 * 3)(handled, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
+        ruleset = libc.syscall(444, attr, 24 if abi >= 6 else 16 if abi >= 4 else 8, 0)
+        if ruleset < 0:
+            fail("create the Landlock ruleset")
+        rule = (ctypes.c_uint8 * 12)()
+        for rights, paths in ((handled, writable), (1 | 4 | 8, readable + os.pathsep + "/proc/self")):
+            for where in paths.split(os.pathsep):
+                try:
+                    fd = os.open(where, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                allowed = rights if os.path.isdir(where) else rights & file_rights
+                rule[:] = allowed.to_bytes(8, sys.byteorder) + fd.to_bytes(4, sys.byteorder)
+                if libc.syscall(445, ruleset, 1, rule, 0):
+                    fail("add a Landlock rule for " + where)
+                os.close(fd)
+        if libc.syscall(446, ruleset, 0):
+            fail("enforce Landlock")
+        os.close(ruleset)
+    if program:
+        code = bytes.fromhex(program)
+        code = code.replace(0x0D15EA5E.to_bytes(4, sys.byteorder), os.getpid().to_bytes(4, sys.byteorder))
+        buffer = ctypes.create_string_buffer(code, len(code))
+        fprog = (ctypes.c_uint64 * 2)(len(code) // 8, ctypes.addressof(buffer))
+        if libc.prctl(22, 2, fprog, 0, 0):  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+            fail("install the process filter")
+    del ctypes, libc, fail
+sys.path += [p for p in path.split(os.pathsep) if p]
+import builtins, signal, types
+sys.argv = sys.argv[11:]
 builtins.exit = builtins.quit = sys.exit
 main = types.ModuleType("__main__")
 main.__file__ = sys.argv[0]
@@ -125,11 +178,39 @@ except MemoryError:
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
-# seccomp: (AUDIT_ARCH, clone, fork-like syscalls) per machine; clone3 is 435 on both.
-_SYSCALLS = {"x86_64": (0xC000003E, 56, (57, 58)), "aarch64": (0xC00000B7, 220, ())}
+# Syscall numbers per machine: audit arch, then the calls the filter treats specially, then those it refuses.
+_SYSCALLS = {
+    "x86_64": {
+        "arch": 0xC000003E,
+        "clone": 56,
+        "forks": (57, 58),
+        "pipes": (22, 293),
+        "kill": 62,
+        "tgkill": 234,
+        "signals": (200, 129, 297, 424),  # tkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal
+        # ptrace, process_vm_readv/writev, kcmp, pidfd_open/getfd, socket, memfd_create, memfd_secret,
+        # shmget, io_uring x3, userfaultfd, perf_event_open, bpf, unshare, setns, mount, umount2,
+        # pivot_root, chroot, add_key, request_key, keyctl, name_to_handle_at, open_by_handle_at,
+        # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon, swapoff,
+        # open_tree, move_mount, fsopen, fsmount, fspick, mount_setattr
+        "refused": (101, 310, 311, 312, 434, 438, 41, 319, 447, 29, 425, 426, 427, 323, 298, 321, 272,
+                    308, 165, 166, 155, 161, 248, 249, 250, 303, 304, 175, 313, 176, 246, 320, 169, 167,
+                    168, 428, 429, 430, 432, 433, 442),
+    },
+    "aarch64": {
+        "arch": 0xC00000B7,
+        "clone": 220,
+        "forks": (),
+        "pipes": (59,),
+        "kill": 129,
+        "tgkill": 131,
+        "signals": (130, 138, 240, 424),
+        "refused": (117, 270, 271, 272, 434, 438, 198, 279, 447, 194, 425, 426, 427, 282, 241, 280, 97,
+                    268, 40, 39, 41, 51, 217, 218, 219, 264, 265, 105, 273, 106, 104, 294, 142, 224, 225,
+                    428, 429, 430, 432, 433, 442),
+    },
+}  # fmt: skip
 _CLONE3, _CLONE_THREAD = 435, 0x10000
-
-SANDBOX_DIR = "/tmp/sandbox"  # where the working directory appears inside bubblewrap
 
 
 @dataclass(frozen=True)
@@ -140,10 +221,12 @@ class Limits:
     cpu_s: CPU-time limit (RLIMIT_CPU); a program over it gets SIGXCPU, then SIGKILL.
     memory_mb: address-space limit (RLIMIT_AS) in MiB; 0 means no limit.
     max_output_bytes: how much of stdout and of stderr is kept; the rest is read and dropped.
-    child_processes: whether the program may start processes; when False (the default) a seccomp filter
-        makes fork, vfork and clone fail with EPERM, so a fork bomb cannot start. Threads still work.
+    child_processes: whether the program may start processes; when False (the default) the seccomp filter
+        makes fork, vfork and clone fail with EPERM (threads still work) and refuses pipes and signals to
+        other processes. When True those are allowed (a harness that runs commands must manage them).
     max_tasks: RLIMIT_NPROC, processes + threads of the program; only set where it counts the program's
         own tasks and binds (bubblewrap's user namespace, not root), see the module docstring.
+    scratch_mb: size of the private /tmp (the working directory included) with bubblewrap.
     """
 
     wall_s: float = 5.0
@@ -152,6 +235,7 @@ class Limits:
     max_output_bytes: int = 65536
     child_processes: bool = False
     max_tasks: int = 256
+    scratch_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -170,13 +254,40 @@ class RunResult:
     seconds: float
 
 
-@functools.cache
+def _interpreter_flags() -> list[str]:
+    """No site module (~25 ms per start in an editable install), no user site, no script folder or current
+    directory on the import path, no bytecode written; PYTHONPATH is not set at all (see _scrubbed_env)."""
+    return [sys.executable, "-s", "-S", "-P", "-B"]
+
+
+def forced_mode() -> str:
+    """DENSE_RL_SANDBOX: "auto" (unset), "rlimits" or "bwrap"; anything else is an error naming it."""
+    mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    if mode not in ("auto", "rlimits", "bwrap"):
+        raise ValueError(f"{MODE_ENV}={mode!r}: use 'auto' (default), 'rlimits' or 'bwrap'")
+    return mode
+
+
 def bwrap_available() -> bool:
-    """Whether bubblewrap exists and can create its namespaces here (probed once per process)."""
+    """Whether programs run inside bubblewrap: it works here (probed once) and is not switched off."""
+    mode = forced_mode()
+    if mode == "rlimits":
+        return False
+    works = _bwrap_works()
+    if mode == "bwrap" and not works:
+        raise RuntimeError(f"{MODE_ENV}=bwrap but bubblewrap does not work here: run `make sandbox-tools`")
+    return works
+
+
+@functools.cache
+def _bwrap_works() -> bool:
     if sys.platform != "linux" or shutil.which("bwrap") is None:
         return False
     with tempfile.TemporaryDirectory(prefix="dense_rl_probe_") as workdir:
-        command = _bwrap_prefix(workdir, {"PATH": "/usr/bin:/bin"}) + [sys.executable, "-c", "pass"]
+        Path(workdir, "prog.py").write_text("import dense_rl")  # the kit must be visible inside
+        command = _bwrap_prefix(workdir, {"PATH": "/usr/bin:/bin"}, Limits())
+        args = ["5", "0", str(MAX_FILE_BYTES), "64", "0", "", "", "", "0", import_path(), "prog.py"]
+        command += [*_interpreter_flags(), "-c", _BOOTSTRAP, *args]
         try:
             probe = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired):
@@ -185,33 +296,68 @@ def bwrap_available() -> bool:
 
 
 @functools.cache
-def _warn_no_bwrap() -> None:
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0 where it has none); asking changes nothing."""
+    if sys.platform != "linux":
+        return 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return max(0, libc.syscall(444, None, 0, 1))
+    except (OSError, AttributeError):
+        return 0
+
+
+@functools.cache
+def _warn_fallback(landlock: bool) -> None:
+    files = (
+        "Landlock confines its files to the working directory and the system folders, but the total it "
+        "writes there is bounded by the wall clock only"
+        if landlock
+        else "it can read and write wherever this user can (no Landlock in this kernel)"
+    )
     warnings.warn(
-        "bubblewrap (bwrap) is not available or cannot create namespaces on this machine: generated "
-        "programs run with resource limits, their own process group and a scrubbed environment only, so "
-        "they can use the network and write wherever this user can. Install it with "
-        "`apt-get install bubblewrap` for full isolation.",
+        "bubblewrap (bwrap) is not available or cannot create namespaces here (or DENSE_RL_SANDBOX=rlimits):"
+        " generated programs run in the fallback mode: resource limits, a process filter (no processes, "
+        f"signals to others, sockets, memfd, ptrace), no capabilities and a scrubbed environment; {files}. "
+        "Install bubblewrap (`make sandbox-tools`) for namespaces and a bounded private /tmp.",
         RuntimeWarning,
         stacklevel=3,
     )
 
 
-def no_fork_filter() -> bytes:
-    """A seccomp program (struct sock_filter[], native byte order) that lets threads be created but no
-    processes: fork and vfork fail with EPERM, clone fails unless it makes a thread (CLONE_THREAD), clone3
-    fails with ENOSYS so that the C library falls back to clone. Syscalls of another ABI (32-bit, x32) fail
-    with EPERM. b"" on a machine it has no syscall numbers for."""
+def seccomp_filter(child_processes: bool = False) -> bytes:
+    """The seccomp program (struct sock_filter[], native byte order) of the module docstring, step 3, with
+    PID_SLOT where the program's own pid goes; b"" on a machine it has no syscall numbers for. Syscalls of
+    another ABI (32-bit, x32) fail with EPERM, clone3 with ENOSYS so that the C library falls back to clone
+    (whose flags the filter can read)."""
     if sys.platform != "linux" or platform.machine() not in _SYSCALLS:
         return b""
-    arch, clone, forks = _SYSCALLS[platform.machine()]
+    n = _SYSCALLS[platform.machine()]
     load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|K ops, BPF_RET|K
     # (op, label to jump to if true, if false, k); seccomp_data holds nr at 0, arch at 4, args[0] at 16
-    steps = [(load, "", "", 4), (jeq, "", "deny", arch), (load, "", "", 0), (jge, "deny", "", 0x40000000)]
-    steps += [(jeq, "nosys", "", _CLONE3), *((jeq, "deny", "", nr) for nr in forks)]
-    steps += [(jeq, "", "allow", clone), (load, "", "", 16), (jset, "allow", "deny", _CLONE_THREAD)]
-    results = {"allow": 0x7FFF0000, "deny": 0x50000 | errno.EPERM, "nosys": 0x50000 | errno.ENOSYS}
-    labels = {label: len(steps) + i for i, label in enumerate(results)}
-    steps += [(ret, "", "", value) for value in results.values()]
+    steps = [(load, "", "", 4), (jeq, "", "deny", n["arch"]), (load, "", "", 0)]
+    steps += [(jge, "deny", "", 0x40000000), (jeq, "nosys", "", _CLONE3)]
+    refused = list(n["refused"])
+    if not child_processes:
+        refused += [*n["forks"], *n["pipes"], *n["signals"]]
+        steps += [
+            (jeq, "clone", "", n["clone"]),
+            (jeq, "kill", "", n["kill"]),
+            (jeq, "tgkill", "", n["tgkill"]),
+        ]
+    steps += [*((jeq, "deny", "", nr) for nr in refused), (ret, "", "", 0x7FFF0000)]
+    blocks = {
+        "clone": [(load, "", "", 16), (jset, "allow", "deny", _CLONE_THREAD)],
+        "kill": [(load, "", "", 16), (jeq, "allow", "", PID_SLOT), (jeq, "allow", "deny", 0)],
+        "tgkill": [(load, "", "", 16), (jeq, "allow", "deny", PID_SLOT)],
+        "allow": [(ret, "", "", 0x7FFF0000)],
+        "deny": [(ret, "", "", 0x50000 | errno.EPERM)],
+        "nosys": [(ret, "", "", 0x50000 | errno.ENOSYS)],
+    }
+    labels = {}
+    for label, block in blocks.items():
+        labels[label] = len(steps)
+        steps += block
 
     def jump(label: str, at: int) -> int:  # BPF jumps count the instructions skipped
         return labels[label] - at - 1 if label else 0
@@ -226,20 +372,21 @@ _FORK_PROBE = "import os\ntry:\n    os.fork()\nexcept PermissionError:\n    rais
 
 
 @functools.cache
-def process_filter() -> str:
-    """no_fork_filter() as hex if installing it works here (probed once per process), else ''."""
-    program = no_fork_filter().hex()
+def process_filter(child_processes: bool = False) -> str:
+    """seccomp_filter() as hex if installing it works here (probed once per process), else ''."""
+    program = seccomp_filter(child_processes).hex()
     if not program:
         return ""
     with tempfile.TemporaryDirectory(prefix="dense_rl_probe_") as workdir:
-        Path(workdir, "probe.py").write_text(_FORK_PROBE)
-        args = ["5", "0", str(MAX_FILE_BYTES), "0", program, str(Path(workdir, "probe.py"))]
+        Path(workdir, "probe.py").write_text("" if child_processes else _FORK_PROBE)
+        args = ["5", "0", str(MAX_FILE_BYTES), "64", "0", program, "", "", "0", "", "probe.py"]
         try:
             probe = subprocess.run(
-                [sys.executable, "-S", "-c", _BOOTSTRAP, *args],
+                [*_interpreter_flags(), "-c", _BOOTSTRAP, *args],
                 capture_output=True,
                 timeout=30,
                 stdin=subprocess.DEVNULL,
+                cwd=workdir,
             )
         except (OSError, subprocess.TimeoutExpired):
             return ""
@@ -249,42 +396,72 @@ def process_filter() -> str:
 @functools.cache
 def _warn_no_filter() -> None:
     warnings.warn(
-        "the seccomp filter that stops generated programs from starting processes cannot be installed on "
-        "this machine (not Linux x86-64 / arm64, or no seccomp): a fork bomb is only stopped by the "
-        "wall-clock limit.",
+        "the seccomp filter that stops generated programs from starting processes, signalling others and "
+        "opening sockets cannot be installed on this machine (not Linux x86-64 / arm64, or no seccomp): a "
+        "fork bomb is only stopped by the wall-clock limit.",
         RuntimeWarning,
         stacklevel=3,
     )
 
 
-def _bwrap_prefix(workdir: str, env: dict[str, str]) -> list[str]:
-    """bwrap arguments: read-only root, private /tmp and /dev, the workdir bound at SANDBOX_DIR."""
-    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    args += ["--bind", workdir, SANDBOX_DIR, "--chdir", SANDBOX_DIR]
+@functools.cache
+def kit_paths() -> tuple[str, ...]:
+    """What programs must be able to read: the interpreter's prefixes, the kit, the import path (real
+    paths, nested ones left out)."""
+    kit = Path(__file__).resolve().parents[1]
+    candidates = [sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent, kit, *sys.path]
+    found = sorted({str(Path(p).resolve()) for p in candidates if p and Path(p).is_dir()})
+    return tuple(p for p in found if not any(p.startswith(q.rstrip("/") + "/") for q in found if q != p))
+
+
+@functools.cache
+def import_path() -> str:
+    """The import path programs get after the standard library: the folder holding dense_rl (an editable
+    install finds it through a hook that -S skips), then this process's sys.path."""
+    kit = str(Path(__file__).resolve().parents[1])
+    entries = [kit, *(p for p in sys.path if p and Path(p).is_dir())]
+    return os.pathsep.join(dict.fromkeys(entries))
+
+
+_SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/sys")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
+
+
+def _landlock_paths(workdir: str) -> tuple[str, str]:
+    """(writable, readable) for the bootstrap's Landlock rules: the working directory and /dev/null, and
+    the system folders, devices, the kit's paths and the import path."""
+    readable = [*_SYSTEM_READABLE, *_DEVICES, *kit_paths(), *import_path().split(os.pathsep)]
+    return os.pathsep.join([workdir, "/dev/null"]), os.pathsep.join(dict.fromkeys(readable))
+
+
+def _hidden_by_tmpfs(path: str) -> bool:
+    return any(path == top or path.startswith(top + "/") for top in ("/tmp", "/dev"))
+
+
+def _bwrap_prefix(workdir: str, env: dict[str, str], limits: Limits) -> list[str]:
+    """bwrap arguments: read-only root, read-only /dev with a small /dev/shm, a private /tmp of
+    scratch_mb holding the working directory, the kit's paths bound again where /tmp hides them."""
+    scratch = str(limits.scratch_mb * 1024 * 1024)
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--size", str(1024 * 1024), "--tmpfs"]
+    args += ["/dev/shm", "--remount-ro", "/dev", "--proc", "/proc", "--size", scratch, "--tmpfs", "/tmp"]
+    for path in kit_paths():
+        if _hidden_by_tmpfs(path):
+            args += ["--ro-bind", path, path]
+    args += ["--ro-bind", str(Path(workdir, "prog.py")), f"{SANDBOX_DIR}/prog.py", "--chdir", SANDBOX_DIR]
     args += ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args
 
 
-@functools.cache
-def import_path() -> str:
-    """PYTHONPATH for programs: this process's import path plus the folder holding dense_rl (an editable
-    install finds it through a hook that -S skips)."""
-    kit = str(Path(__file__).resolve().parents[1])
-    entries = [kit, *(p for p in sys.path if p and Path(p).is_dir())]
-    return os.pathsep.join(dict.fromkeys(entries))
-
-
 def _scrubbed_env(home: str, extra: dict[str, str] | None) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     env = {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": import_path(),
         "HOME": home,
+        "TMPDIR": home,
         "LANG": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
     }
     env.update(extra or {})
@@ -297,12 +474,32 @@ def _command(workdir: str, limits: Limits, env: dict[str, str], use_bwrap: bool)
     # RLIMIT_NPROC counts per user: only inside bubblewrap's user namespace is that the program's own tasks,
     # and the kernel exempts root from it altogether
     tasks = limits.max_tasks if use_bwrap and os.geteuid() != 0 else 0
-    no_fork = "" if limits.child_processes else process_filter()
-    if not (limits.child_processes or no_fork):
+    program = process_filter(limits.child_processes)
+    if not program:
         _warn_no_filter()
-    limits_args = [str(cpu), str(mem), str(MAX_FILE_BYTES), str(tasks), no_fork]
-    run = [sys.executable, "-S", "-c", _BOOTSTRAP, *limits_args, "prog.py"]
-    return _bwrap_prefix(workdir, env) + run if use_bwrap else run
+    writable = readable = ""
+    if not use_bwrap and landlock_abi() > 0:
+        writable, readable = _landlock_paths(workdir)
+    drop_caps = "1" if not use_bwrap and os.geteuid() == 0 else "0"
+    args = [str(cpu), str(mem), str(MAX_FILE_BYTES), str(MAX_OPEN_FILES), str(tasks), program]
+    args += [writable, readable, drop_caps, import_path(), "prog.py"]
+    run = [*_interpreter_flags(), "-c", _BOOTSTRAP, *args]
+    return _bwrap_prefix(workdir, env, limits) + run if use_bwrap else run
+
+
+def remove_tree(path: str) -> bool:
+    """Delete `path` and everything in it without recursing in Python and without raising, whatever a
+    program left there (a chain of directories thousands deep, folders without permissions, names that
+    are not UTF-8). Returns whether it is gone."""
+    try:
+        shutil.rmtree(path)
+    except (OSError, RecursionError):
+        for command in (["chmod", "-R", "u+rwx", "--", path], ["rm", "-rf", "--", path]):
+            try:
+                subprocess.run(command, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    return not os.path.lexists(path)
 
 
 def _read_capped(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[bytes, bytes, bool]:
@@ -369,6 +566,42 @@ def _status(returncode: int, use_bwrap: bool) -> tuple[str, int]:
     return ("killed" if returncode < 0 else "error"), returncode
 
 
+def _execute(
+    workdir: str, limits: Limits, env: dict[str, str], use_bwrap: bool, stdin: str
+) -> tuple[bytes, bytes, bool, int]:
+    """Start the program, feed stdin, read its output until it ends or the wall clock runs out, kill what is
+    left; (stdout, stderr, timed_out, returncode)."""
+    start = time.monotonic()
+    # stdin is a pipe, not a file: once a harness has read it, what it held (a result nonce) is gone
+    # from the program's reach, even through another process's descriptors (bubblewrap's init)
+    stdin_read, stdin_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            _command(workdir, limits, env, use_bwrap),
+            stdin=stdin_read,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(stdin_write)
+        raise
+    finally:
+        os.close(stdin_read)
+    feeder = _feed(stdin_write, stdin.encode("utf-8"))
+    try:
+        out, err, timed_out = _read_capped(proc, start + limits.wall_s, limits.max_output_bytes)
+    finally:
+        _kill_group(proc)
+        proc.wait()
+        feeder.join(timeout=5)  # only a child that escaped the kill can still hold the pipe
+        proc.stdout.close()
+        proc.stderr.close()
+    return out, err, timed_out, proc.returncode
+
+
 def run_program(
     source: str, *, stdin: str = "", limits: Limits = Limits(), env: dict[str, str] | None = None
 ) -> RunResult:
@@ -381,42 +614,20 @@ def run_program(
         raise TypeError(f"run_program: source must be a str of Python code, got {type(source).__name__}")
     use_bwrap = bwrap_available()
     if not use_bwrap:
-        _warn_no_bwrap()
+        _warn_fallback(landlock_abi() > 0)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dense_rl_run_") as workdir:
+    workdir = tempfile.mkdtemp(prefix="dense_rl_run_")
+    try:
         Path(workdir, "prog.py").write_text(source, encoding="utf-8")
         child_env = _scrubbed_env(SANDBOX_DIR if use_bwrap else workdir, env)
-        # stdin is a pipe, not a file: once a harness has read it, what it held (a result nonce) is gone
-        # from the program's reach, even through another process's descriptors (bubblewrap's init)
-        stdin_read, stdin_write = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                _command(workdir, limits, child_env, use_bwrap),
-                stdin=stdin_read,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=workdir,
-                env=child_env,
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(stdin_write)
-            raise
-        finally:
-            os.close(stdin_read)
-        feeder = _feed(stdin_write, stdin.encode("utf-8"))
-        try:
-            out, err, timed_out = _read_capped(proc, start + limits.wall_s, limits.max_output_bytes)
-        finally:
-            _kill_group(proc)
-            proc.wait()
-            feeder.join(timeout=5)  # only a child that escaped the kill can still hold the pipe
-            proc.stdout.close()
-            proc.stderr.close()
+        out, err, timed_out, returncode = _execute(workdir, limits, child_env, use_bwrap, stdin)
+    finally:
+        if not remove_tree(workdir):
+            warnings.warn(f"sandbox: could not delete {workdir}", RuntimeWarning, stacklevel=2)
     if timed_out:
         status, returncode = "timeout", None
     else:
-        status, returncode = _status(proc.returncode, use_bwrap)
+        status, returncode = _status(returncode, use_bwrap)
     stdout = out.decode("utf-8", errors="replace")
     stderr = err.decode("utf-8", errors="replace")
     return RunResult(status, returncode, stdout, stderr, time.monotonic() - start)

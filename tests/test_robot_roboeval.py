@@ -187,6 +187,16 @@ MUTATIONS = [
         "CompletionError",
     ),  # no return visit
     ("StaplerSupply_0", 'if not is_in_room("stapler")', 'if is_in_room("stapler")', "CompletionError"),
+    # a zero savory count said as "nobody" (state 0 has none), as upstream accepts
+    ("CountSavory_0", "str(savory_count)", '(str(savory_count) if savory_count else "nobody")', "Success"),
+    # a zero savory count said as "no", as upstream accepts
+    ("CountSavory_0", "str(savory_count)", '(str(savory_count) if savory_count else "no")', "Success"),
+    # a zero savory count left out of the report entirely is still wrong
+    ("CountSavory_0", "str(savory_count)", '(str(savory_count) if savory_count else "")', "CompletionError"),
+    # negation inside a word ("cannot"), as upstream's substring test accepts
+    ("StaplerSupply_0", '"do not have a stapler"', '"I cannot find a stapler"', "Success"),
+    # "none" negates too
+    ("StaplerSupply_0", '"do not have a stapler"', '"has none"', "Success"),
     ("ElevatorTour_0", "time.sleep(1)", "break", "CompletionError"),  # gives up waiting where it must wait
     ("WeatherPoll_0", "time.sleep(1)", "while True: pass", "PythonError"),  # loops where it must end
     ("WeatherPoll_0", "time.sleep(1)", "pass", "Success"),  # busy waiting without sleep is fine

@@ -76,7 +76,7 @@ def test_processes_are_refused_threads_are_not(source, status, stdout):
 def test_process_cap_is_set_only_where_it_counts(monkeypatch, use_bwrap, euid, tasks):
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: euid)
     command = sandbox._command("/tmp/x", Limits(), {}, use_bwrap)
-    assert command[-3] == tasks  # ... cpu, memory, file size, tasks, filter, prog.py
+    assert command[-7] == tasks  # ... tasks, filter, writable, readable, drop_caps, import path, prog.py
 
 
 def test_huge_output_is_capped_and_the_program_still_finishes():
@@ -150,7 +150,7 @@ def test_bubblewrap_blocks_network_and_writes(source):
 def test_fallback_without_bubblewrap_still_limits(monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_available", lambda: False)
     with pytest.warns(RuntimeWarning, match="bubblewrap"):
-        sandbox._warn_no_bwrap.cache_clear()
+        sandbox._warn_fallback.cache_clear()
         result = run_program("while True: pass", limits=FAST)
     assert result.status == "killed"
 

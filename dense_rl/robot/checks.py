@@ -19,7 +19,9 @@ Where counts may differ from upstream's: conditions the spec states loosely were
 SetTemperature's ask must mention that state's answer ("wa"/"co"). StaplerSupply matches a room number as a
 digit not next to another digit (so "one" in "no one" is not room 1). WeatherPoll's "preceded by a
 CheckEntity" skips other Asks and GoTos to the entrance when looking back. LunchTime's offered times are
-looked for in the ask's question and options together.
+looked for in the ask's question and options together. A zero count (CountSavory, HalloweenShopping,
+WeatherPoll) may also be said as "no"/"nobody", and StaplerSupply's negation is a substring ("cannot",
+"none"), as upstream accepts them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ NUMBER_WORDS = (
     "eleven",
     "twelve",
 )
-NEGATION = r"\bnot\b|\bno\b|don't|doesn't|without|n't"
+# A substring, as upstream tests it: "cannot", "none", "nowhere" count as negations too.
+NEGATION = r"not|no|don't|doesn't|without|n't"
 
 Checks = list[tuple[bool, str]]
 
@@ -151,7 +154,8 @@ def count_savory(trace: list[Event], state: dict) -> Checks:
             c.append((not asks, f"no ask at the empty {office}"))
     c.append((len(events(trace, "Ask")) == len(people), f"exactly {len(people)} asks"))
     said = reports(trace, all_visited_by(trace, offices))
-    c.append((any(mentions(e, number(savory)) for e in said), f"reports {savory} savory at start"))
+    count = number(savory) if savory else "0|zero|no"  # "no savory food", "nobody": upstream accepts them
+    c.append((any(mentions(e, count) for e in said), f"reports {savory} savory at start"))
     return c
 
 

@@ -25,7 +25,9 @@ Where counts may differ from upstream's (spec: "known upstream quirks"):
   here; a program that loops without ever calling the API is stopped by the CPU limit.
 - API calls are real functions of the simulator, so `.replace(`, single-quoted strings and any
   capitalisation behave as in Python (upstream rewrote the source text and lower-cased only double-quoted
-  literals). print() is allowed and does not cut the trace short.
+  literals). print() is allowed and does not cut the trace short. One consequence: a program cut off
+  after a bare `go_to` (the name, no call) was a NameError (PythonError) upstream, whose rewrite only
+  bound names followed by `(`; here the name exists and the line is a no-op.
 - A robot error is a RobotError by type; an exception whose message contains "Robot" is a Python error.
   A robot error the program catches still counts (upstream: the program went on).
 - The success checks are the kit's own reading of the spec's paraphrase (see checks.py for the loose
@@ -51,9 +53,9 @@ CPU_S = 1.0  # CPU seconds per world state
 
 
 def default_tasks_path() -> Path:
-    from dense_rl.paths import data_dir
+    from dense_rl.data import ROBOEVAL_TASKS, data_file
 
-    return data_dir() / "roboeval" / "roboeval_tasks.jsonl"
+    return data_file(ROBOEVAL_TASKS)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
