@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from dense_rl import figures
-from dense_rl.paths import project_path
+from dense_rl.paths import project_path, shown
 from dense_rl.policy import sample
 from dense_rl.rewards.lint import ruff_diagnostics
 from dense_rl.rewards.syntax import python_verdict
@@ -151,7 +151,7 @@ def write_base_policy_report(
     info_path = Path(model_path) / "build_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     report = {
-        "model": str(model_path),
+        "model": shown(model_path),  # never an absolute path of this machine
         "params": info.get("params"),
         "build_seconds": info.get("build_seconds"),
         "pretrain_epochs": info.get("epochs"),

@@ -1,14 +1,17 @@
-"""Token heat-maps: a per-token reward shown on the text its tokens wrote, as HTML and as a figure.
+"""Token heat-maps: a per-token reward shown on the text its tokens wrote, as a figure (or HTML).
 
-    from dense_rl.heatmap import token_heatmap, token_heatmap_html
+    from dense_rl.heatmap import token_heatmap, token_heatmaps
     text, spans, values = batch.responses[0], batch.token_spans[0], out.per_token[0]
-    display(HTML(token_heatmap_html(text, spans, values, title="syntax")))      # in a notebook
-    fig = token_heatmap(text, spans, values, title="syntax", out_png="results/tiny/figures/syntax.png")
+    token_heatmap(text, spans, values, title="syntax", out_png="results/tiny/figures/syntax.png")
+    token_heatmaps([("dense", text, spans, dense[0]), ("sparse", text, spans, sparse[0])])  # one scale
 
-Red is negative, green positive, white zero; a colour's strength is |value| / the largest |value| shown (or
-`vmax`). Token boundaries are drawn, whitespace is made visible (· space, → tab, ↵ newline), and hovering
-a token in the HTML shows its index and value. Shared by the reward notebooks and the robot notebook;
-nothing here computes a reward.
+Red is negative, green positive, white zero, on a symmetric scale [-vmax, +vmax] shown by a colour bar:
+`vmax` is the largest |value| drawn unless given, and `token_heatmaps` draws several answers on ONE scale,
+so that they can be compared. Token boundaries are drawn and whitespace is made visible (· space, → tab,
+↵ newline). `token_heatmap_html` is the same idea as coloured HTML spans (hover for a token's value) with
+a legend line. Shared by the reward notebooks and the robot notebook; nothing here computes a reward.
+Figures are `matplotlib.figure.Figure` objects (not pyplot): a notebook shows each one once, when it
+displays the returned figure.
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def token_heatmap_html(
     HTML)."""
     tokens, values = _tokens_and_values(text, spans, values)
     vmax = _scale(values, vmax)
-    parts = [f"<div style='font-family:monospace;line-height:1.9'><b>{html.escape(title)}</b><br>"]
+    legend = f"red &lt; 0 &lt; green; full colour at |value| = {vmax:.3g}; hover a token for its value"
+    parts = [f"<div style='font-family:monospace;line-height:1.9'><b>{html.escape(title)}</b> ({legend})<br>"]
     for i, (token, value) in enumerate(zip(tokens, values, strict=True)):
         r, g, b, a = colour(value, vmax)
         style = f"background:rgba({r * 255:.0f},{g * 255:.0f},{b * 255:.0f},{a:.2f});border:1px solid #ddd"
@@ -93,6 +97,12 @@ def _cells(tokens: list[str], values: list[float]) -> tuple[list[tuple[int, int,
     return cells, line + 1
 
 
+Panel = tuple[
+    str, str, Sequence[tuple[int, int]], Sequence[float] | torch.Tensor
+]  # title, text, spans, values
+CMAP = ("#d9261a", "#ffffff", "#1aa633")  # red, white, green: the same hues as colour()
+
+
 def token_heatmap(
     text: str,
     spans: Sequence[tuple[int, int]],
@@ -102,40 +112,60 @@ def token_heatmap(
     out_png: str | Path | None = None,
     vmax: float | None = None,
 ):
-    """A matplotlib figure of the tokens laid out as the text they wrote, coloured by value.
+    """A figure of the tokens laid out as the text they wrote, coloured by value, with a colour bar.
 
     Saved to `out_png` (folders created) when given. Returns the figure.
     """
-    import matplotlib.pyplot as plt
+    return token_heatmaps([(title, text, spans, values)], out_png=out_png, vmax=vmax)
+
+
+def token_heatmaps(panels: Sequence[Panel], *, out_png: str | Path | None = None, vmax: float | None = None):
+    """Several token heat-maps stacked in one figure, (title, text, spans, values) each, on ONE colour
+    scale [-vmax, vmax] (default: the largest |value| of all panels) with one colour bar."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    tokens, values = _tokens_and_values(text, spans, values)
-    vmax = _scale(values, vmax)
-    cells, lines = _cells(tokens, values)
-    width = max((c[1] + c[2] for c in cells), default=1)
+    laid_out = []
+    for title, text, spans, values in panels:
+        tokens, vals = _tokens_and_values(text, spans, values)
+        laid_out.append((title, *_cells(tokens, vals), vals))
+    vmax = _scale([v for *_, vals in laid_out for v in vals], vmax)
+    width = max((c[1] + c[2] for _, cells, _, _ in laid_out for c in cells), default=1)
     unit = min(CHAR_INCHES, MAX_WIDTH_INCHES / width)
-    label = f"{title}  (red < 0 < green, |max| = {vmax:.3g})" if title else f"|max| = {vmax:.3g}"
-    fig_width, fig_height = max(width * unit, 4.0, 0.08 * len(label)) + 0.2, lines * 2.2 * unit + 0.6
-    fig = plt.figure(figsize=(fig_width, fig_height))
-    ax = fig.add_axes((0.1 / fig_width, 0.1 / fig_height, width * unit / fig_width, 1 - 0.6 / fig_height))
+    title_h, bar_w = 0.35, 1.3  # inches: a panel's title line; the colour bar and its labels
+    heights = [lines * 2.2 * unit + title_h for _, _, lines, _ in laid_out]
+    fig_w, fig_h = max(width * unit, 4.0) + bar_w + 0.2, sum(heights) + 0.2
+    fig = Figure(figsize=(fig_w, fig_h))
+    cmap = LinearSegmentedColormap.from_list("reward", CMAP)
+    norm = Normalize(-vmax, vmax)
     fontsize = unit * 72 / 0.68  # a monospace character is 0.6 em wide; a little margin in each cell
-    for row, col, w, shown, value in cells:
-        ax.add_patch(
-            Rectangle((col, -row - 1), w, 1, facecolor=colour(value, vmax), edgecolor="#cccccc", lw=0.5)
-        )
-        ax.text(
-            col + 0.05,
-            -row - 0.5,
-            shown,
-            va="center",
-            family="monospace",
-            fontsize=fontsize,
-            parse_math=False,
-        )
-    ax.set_xlim(0, width)
-    ax.set_ylim(-lines, 0)
-    ax.axis("off")
-    fig.text(0.1 / fig_width, 1 - 0.25 / fig_height, label, fontsize=10, va="center")
+    top = fig_h - 0.1
+    for (title, cells, lines, _), h in zip(laid_out, heights, strict=True):
+        ax = fig.add_axes((0.1 / fig_w, (top - h) / fig_h, width * unit / fig_w, (h - title_h) / fig_h))
+        for row, col, w, shown, value in cells:
+            ax.add_patch(
+                Rectangle((col, -row - 1), w, 1, facecolor=cmap(norm(value)), edgecolor="#cccccc", lw=0.5)
+            )
+            ax.text(
+                col + 0.05,
+                -row - 0.5,
+                shown,
+                va="center",
+                family="monospace",
+                fontsize=fontsize,
+                parse_math=False,
+            )
+        ax.set_xlim(0, width)
+        ax.set_ylim(-lines, 0)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize=10)
+        top -= h
+    bar = fig.add_axes(
+        ((fig_w - bar_w + 0.25) / fig_w, 0.15 / fig_h, 0.15 / fig_w, min(2.5, fig_h - 0.4) / fig_h)
+    )
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar, label="reward per token")
     if out_png is not None:
         Path(out_png).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out_png, dpi=120)

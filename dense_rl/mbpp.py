@@ -8,8 +8,8 @@
 
 The last line the command prints is a JSON object: pass@1 on MBPP (base tests) and MBPP+ (base + plus tests),
 the number of tasks and the seconds it took. MBPP+ v0.2.0 (378 tasks) is read from the benchmark data folder
-(`$DENSE_RL_DATA/mbpp/MbppPlus.jsonl.gz`, else ../shared/data/mbpp/ beside the checkout); nothing is
-downloaded.
+(dense_rl.data: $DENSE_RL_DATA, ../shared/data beside the checkout, the cache, else downloaded from
+EvalPlus' release and checked against EvalPlus' own md5).
 
 Two protocols, because the two published numbers for the same base model differ by ~20 points:
 - "paper": the paper's public evaluation code. System and user messages as that code builds them
@@ -79,7 +79,8 @@ import sys
 import time
 from pathlib import Path
 
-from dense_rl.paths import ROOT, data_dir, project_path
+from dense_rl.data import data_file
+from dense_rl.paths import ROOT, project_path, shown
 from dense_rl.policy import sample
 from dense_rl.tiny import cache_dir
 
@@ -113,18 +114,9 @@ FENCED_BLOCK = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)  # an unclosed b
 
 
 def mbpp_plus_file() -> Path:
-    """The MBPP+ v0.2.0 data file, or a FileNotFoundError that says where to put it."""
-    try:
-        path = data_dir() / MBPP_PLUS
-    except FileNotFoundError:
-        path = Path(os.environ.get("DENSE_RL_DATA", ROOT.parent / "shared" / "data")) / MBPP_PLUS
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"MBPP+ data file {path} not found. Put MbppPlus.jsonl.gz (MBPP+ {MBPP_PLUS_VERSION}, from the "
-            "evalplus/mbppplus_release GitHub release) in ../shared/data/mbpp/ beside the checkout, or set "
-            "DENSE_RL_DATA to a folder that holds mbpp/MbppPlus.jsonl.gz."
-        )
-    return path
+    """The MBPP+ v0.2.0 data file (dense_rl.data: found, or downloaded and checked), or a FileNotFoundError
+    that says where to put it."""
+    return data_file(str(MBPP_PLUS))
 
 
 def _task_lines() -> list[tuple[dict, str]]:
@@ -444,8 +436,12 @@ def evaluate_policy(
     batch_size: int = 16,
     parallel: int | None = None,
     progress: bool = False,
+    label: str = "",
 ) -> tuple[dict, list[dict]]:
     """MBPP / MBPP+ pass@1 of a policy under `protocol`; (summary, per-task records).
+
+    `label` names the policy in the summary (default: the model's name_or_path; a fine-tuned adapter loaded
+    on its base model would otherwise be recorded under the base model's name).
 
     Writes to `out_dir`: samples.jsonl and samples_eval_results.json (EvalPlus's formats), per_task.jsonl
     (answer, code, verdicts) and summary.json. The paper protocol adds the extraction ablation: its answers
@@ -470,7 +466,7 @@ def evaluate_policy(
         keys = ("mbpp_pass_at_1", "mbpp_plus_pass_at_1", "no_code", "recheck")
         summary["maker_extraction"] = {k: maker[k] for k in keys}
     summary = {
-        "model": str(getattr(model, "name_or_path", "")),
+        "model": label or shown(getattr(model, "name_or_path", "")),
         "protocol": protocol,
         **summary,
         "max_new_tokens": max_new_tokens or default_max_new_tokens(protocol),
@@ -480,8 +476,14 @@ def evaluate_policy(
     with open(out / "per_task.jsonl", "w") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary, records
+    # no machine's paths in results: the interpreter is `python`, the cache $DENSE_RL_CACHE when set, the
+    # rest relative to the project root (run the recheck command from there)
+    text = json.dumps(summary, indent=2).replace(sys.executable, "python")
+    if "DENSE_RL_CACHE" in os.environ:
+        text = text.replace(str(cache_dir()), "$DENSE_RL_CACHE")
+    text = text.replace(str(ROOT) + "/", "")
+    (out / "summary.json").write_text(text + "\n")
+    return json.loads(text), records
 
 
 # ------------------------------------------------------------------------------------------- the table

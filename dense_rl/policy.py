@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dense_rl.config import TINY_MODEL
+from dense_rl.progress import progress as progress_bar
 
 
 def load_run_policy(run_dir: str | Path):
@@ -110,9 +110,14 @@ def sample(
     max_new_tokens: int = 128,
     batch_size: int = 64,
     progress: bool = False,
+    pad_to_multiple_of: int | None = None,
     **generate_kwargs,
 ) -> Samples:
-    """`n` answers per chat; temperature 0 means greedy. Extra kwargs go to `model.generate`."""
+    """`n` answers per chat; temperature 0 means greedy. Extra kwargs go to `model.generate`.
+
+    `pad_to_multiple_of`: left-pad each batch's prompts to a multiple of this many tokens (fixed shapes for a
+    static KV cache and a compiled decoding step, dense_rl.rollout); the extra padding is masked out.
+    """
     prompts = [chat_prompt(tokenizer, m) for m in messages for _ in range(n)]
     out = Samples(prompts, [], [], [])
     eos = tokenizer.eos_token_id
@@ -123,10 +128,15 @@ def sample(
     )
     sampling |= generate_kwargs  # e.g. top_p=0.95 for the paper's evaluation protocol
     starts = range(0, len(prompts), batch_size)
-    for start in tqdm(starts, desc="sampling", disable=not progress):
+    for start in progress_bar(starts, desc="sampling", disable=not progress):
         chunk = prompts[start : start + batch_size]
         enc = tokenizer(
-            chunk, return_tensors="pt", padding=True, add_special_tokens=False, return_token_type_ids=False
+            chunk,
+            return_tensors="pt",
+            padding=True,
+            pad_to_multiple_of=pad_to_multiple_of,
+            add_special_tokens=False,
+            return_token_type_ids=False,
         ).to(model.device)
         generated = model.generate(
             **enc,

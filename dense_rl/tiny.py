@@ -35,9 +35,9 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
+from dense_rl.progress import progress
 from dense_rl.seeding import seed_everything
 from dense_rl.tasks import code_tasks, robot_tasks
 from dense_rl.tasks.chat import messages_for
@@ -55,7 +55,7 @@ class TinySpec:
 
     seed: int = 0
     n_code_tasks: int = 24000  # generated code tasks in the SFT corpus
-    n_robot_tasks: int = 4000  # generated robot tasks in the SFT corpus
+    n_robot_tasks: int = 6000  # generated robot tasks in the SFT corpus (30 templates: 200 each)
     vocab_size: int = 2048
     hidden_size: int = 256
     layers: int = 4
@@ -199,7 +199,7 @@ def pretrain(model, examples, spec: TinySpec, pad_id: int) -> list[float]:
     stream = batches(examples, spec.batch_size, pad_id, random.Random(spec.seed))
     losses = []
     model.train()
-    bar = tqdm(range(spec.steps), desc="pretrain tiny policy")
+    bar = progress(range(spec.steps), desc="pretrain tiny policy")
     for _, (ids, labels, mask) in zip(bar, stream, strict=False):  # the stream is endless
         loss = answer_loss(model, ids, labels, mask)
         loss.backward()

@@ -42,7 +42,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from peft import LoraConfig, get_peft_model
-from tqdm.auto import tqdm
 
 from dense_rl import ppo
 from dense_rl.batch import RewardOutput, RolloutBatch
@@ -50,6 +49,7 @@ from dense_rl.config import TINY_MODEL, Config, get_preset
 from dense_rl.evaluate import code_pass_at_1
 from dense_rl.paths import project_path
 from dense_rl.policy import load_policy, sample
+from dense_rl.progress import progress
 from dense_rl.rewards.combine import combine, config_weights
 from dense_rl.rewards.dfg import dfg_reward
 from dense_rl.rewards.kl import kl_per_token
@@ -297,14 +297,16 @@ def base_evaluation(cfg: Config, run_dir: Path, tokenizer, model, n_tasks: int) 
     """The untrained policy's held-out score, written to run_dir (base_eval.json, heldout_base.jsonl).
 
     Runs of the same built tiny policy, domain, seed, task count and answer length (the dense and sparse runs
-    of the ablation) share one evaluation: it is copied from a sibling run folder when one matches.
+    of the ablation) share one evaluation: it is copied from a sibling or cousin run folder when one matches.
     """
     key = None
     if cfg.model == TINY_MODEL:  # only the kit's own model has a build record to fingerprint its weights
         build = (tiny_policy_path(cfg.seed) / "build_info.json").read_bytes()
         key = dict(weights=hashlib.sha1(build).hexdigest(), domain=cfg.domain, seed=cfg.seed, tasks=n_tasks)
         key["response_length"] = cfg.response_length
-    for other in sorted(run_dir.parent.glob("*/base_eval.json")) if key else []:
+    # siblings (results/tiny/<run>/) and cousins (the ablation's <arm>/s<seed>/ folders)
+    siblings = [*run_dir.parent.glob("*/base_eval.json"), *run_dir.parent.parent.glob("*/*/base_eval.json")]
+    for other in sorted(set(siblings)) if key else []:
         found = json.loads(other.read_text())
         if found.get("key") == key and (other.parent / "heldout_base.jsonl").exists():
             shutil.copy(other.parent / "heldout_base.jsonl", run_dir / "heldout_base.jsonl")
@@ -444,8 +446,17 @@ def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tas
     return row
 
 
-def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 500) -> dict:
-    """Run PPO with `cfg`, writing config.json, metrics.csv, checkpoints and summary.json into `run_dir`."""
+def train(
+    cfg: Config,
+    run_dir: Path,
+    resume: bool = False,
+    eval_tasks: int = 500,
+    curve_every: int = 0,
+    curve_tasks: int = 100,
+) -> dict:
+    """Run PPO with `cfg`, writing config.json, metrics.csv, checkpoints and summary.json into `run_dir`.
+    With `curve_every`, the first `curve_tasks` held-out tasks are also scored greedily every `curve_every`
+    steps (heldout_curve.csv): a learning curve on a fixed subset, not just two endpoints."""
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     # TRY NOT TO MODIFY: seeding (one place; each process gets its own sampling stream)
     seed_everything(cfg.seed + accelerator.process_index)
@@ -461,6 +472,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
     start = load_checkpoint(run_dir, policy, critic, optimizer) if resume else 0
     truncate_metrics(run_dir / "metrics.csv", start)
+    truncate_metrics(run_dir / "heldout_curve.csv", start)
     policy, critic, optimizer = accelerator.prepare(policy, critic, optimizer)
     policy.eval()  # as TRL does: dropout off while sampling and while scoring the same tokens
     critic.eval()
@@ -473,7 +485,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
     n_prompts = B // cfg.samples_per_prompt  # each prompt is answered samples_per_prompt times
     tasks_all = training_tasks(cfg, cfg.total_steps * n_prompts * accelerator.num_processes)
     t0 = time.time()
-    bar = tqdm(
+    bar = progress(
         range(start, cfg.total_steps),
         desc=f"PPO {cfg.preset} {cfg.reward_mode}",
         disable=not accelerator.is_main_process,
@@ -493,6 +505,10 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, eval_tasks: int = 50
             bar.set_postfix(reward=f"{row['reward_total']:.3f}", **_progress(row))
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.total_steps:
                 save_checkpoint(run_dir, step + 1, unwrapped, accelerator.unwrap_model(critic), optimizer)
+            if curve_every and (step + 1) % curve_every == 0 and step + 1 < cfg.total_steps:
+                score, _ = heldout_eval(cfg, tokenizer, unwrapped, curve_tasks)
+                row = {"step": step + 1, "heldout_pass_at_1": round(score, 4), "tasks": curve_tasks}
+                append_metrics(run_dir / "heldout_curve.csv", row)
         accelerator.wait_for_everyone()
 
     summary = {
