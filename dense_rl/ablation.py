@@ -1,0 +1,282 @@
+"""The ablation the paper never ran: does placing a reward on the tokens it is about (dense) beat placing the
+same total on the last token (sparse), and which components matter?
+
+    python -m dense_rl.ablation                 # every arm and seed (`make ablation`); finished runs skipped
+    python -m dense_rl.ablation --arms dense sparse --seeds 0 1 --steps 40   # a class-sized slice
+    python -m dense_rl.ablation --summary-only  # recompute summary.json and curves.png from the run files
+
+Each arm x seed is a normal, resumable training run under results/tiny/ablation/<arm>/s<seed>/ (a run killed
+midway resumes from its last checkpoint; a finished one is skipped). Every arm gets the same steps, batch and
+prompts (equal compute); the held-out pass@1 is measured on a fixed subset during training (the curves) and on
+all held-out tasks at the end.
+
+The analysis is a set of pure functions of the run files (`summarise`): per arm and step the mean and a 95%
+t-interval across seeds; per arm the final pass@1 per seed with its mean and interval; the paired difference
+dense - sparse with a bootstrap interval that resamples seeds and, inside each seed, held-out tasks; the
+steps dense needs to reach sparse's final mean. Same files, same summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from dense_rl.config import get_preset
+from dense_rl.paths import project_path
+
+# arm -> (preset, overrides). Arms without a component keep the others' weights: the question is what the
+# component adds, not what the same total reward does elsewhere.
+ARMS: dict[str, tuple[str, dict]] = {
+    "dense": ("tiny-code", {"reward_mode": "dense"}),
+    "sparse": ("tiny-code", {"reward_mode": "sparse"}),
+    "dense-no-syntax": ("tiny-code", {"reward_mode": "dense", "w_syntax": 0.0}),
+    "dense-no-lint": ("tiny-code", {"reward_mode": "dense", "w_lint": 0.0}),
+    "dense-no-dfg": ("tiny-code", {"reward_mode": "dense", "w_dfg": 0.0}),
+    "tests-only-dense": ("tiny-code", {"reward_mode": "dense", "w_syntax": 0.0, "w_lint": 0.0, "w_dfg": 0.0}),
+    "tests-only-sparse": (
+        "tiny-code",
+        {"reward_mode": "sparse", "w_syntax": 0.0, "w_lint": 0.0, "w_dfg": 0.0},
+    ),
+    "dense-length-norm": ("tiny-code", {"reward_mode": "dense", "length_normalise": True}),
+    "robot-dense": ("tiny-robot", {"reward_mode": "dense"}),
+    "robot-sparse": ("tiny-robot", {"reward_mode": "sparse"}),
+}
+# seeds per arm: the headline question gets five, the component questions three
+SEEDS: dict[str, tuple[int, ...]] = {arm: (0, 1, 2) for arm in ARMS} | {
+    "dense": (0, 1, 2, 3, 4),
+    "sparse": (0, 1, 2, 3, 4),
+}
+CURVE_EVERY = 20  # steps between held-out evaluations during a run
+CURVE_TASKS = 100  # the fixed held-out subset those evaluations use
+# two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond 30, 1.96 is within 2%)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042)  # fmt: skip
+
+
+# ------------------------------------------------ running ------------------------------------------------
+
+
+def run_dir(root: Path, arm: str, seed: int) -> Path:
+    return root / arm / f"s{seed}"
+
+
+def run_arm(root: Path, arm: str, seed: int, steps: int = 0, eval_tasks: int = 500) -> Path:
+    """Train one arm x seed into its folder, resuming a killed run and skipping a finished one. A folder that
+    holds a run with other settings (e.g. other --steps) is an error, never silently reused or overwritten."""
+    from dense_rl.train import run_finished, train
+
+    preset, overrides = ARMS[arm]
+    cfg = get_preset(preset, seed=seed, **overrides, **({"total_steps": steps} if steps else {}))
+    folder = run_dir(root, arm, seed)
+    saved = folder / "config.json"
+    if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(asdict(cfg))):
+        raise ValueError(
+            f"{folder} holds a run with other settings than {arm} seed {seed} now asks for; "
+            "pass another --out (or delete that folder to start it again)"
+        )
+    if not run_finished(folder):
+        train(
+            cfg, folder, resume=True, eval_tasks=eval_tasks, curve_every=CURVE_EVERY, curve_tasks=CURVE_TASKS
+        )
+    return folder
+
+
+# ------------------------------------------------ analysis -----------------------------------------------
+
+
+def mean_interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval of the mean across seeds: (mean, low, high); one value: (v, nan, nan)."""
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, math.nan, math.nan
+    t = T975[min(len(x) - 1, len(T975)) - 1] if len(x) - 1 <= len(T975) else 1.96
+    half = t * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return m, m - half, m + half
+
+
+def paired_bootstrap(a: dict[int, np.ndarray], b: dict[int, np.ndarray], n_boot: int = 2000, seed: int = 0):
+    """Mean difference a - b of per-task verdicts (1 pass, 0 fail) over the seeds both arms ran, with a 95%
+    percentile interval from a two-level bootstrap: resample seeds, then held-out tasks within each seed (the
+    same task indices for both arms, so the pairing by task is kept).
+
+    a, b: seed -> verdict vector over the same held-out tasks in the same order.
+    """
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        raise ValueError("paired_bootstrap needs at least one seed run by both arms")
+    diffs = np.stack([a[s].astype(float) - b[s].astype(float) for s in seeds])  # [S, N]
+    rng = np.random.default_rng(seed)
+    S, N = diffs.shape
+    boot = np.empty(n_boot)
+    for i in range(n_boot):
+        rows = rng.integers(0, S, S)
+        cols = rng.integers(0, N, (S, N))
+        boot[i] = diffs[rows[:, None], cols].mean()
+    return float(diffs.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def steps_to_reach(steps: list[int], mean_curve: list[float], target: float) -> int | None:
+    """First step at which a mean held-out curve reaches `target` (None: never within the run)."""
+    for step, value in zip(steps, mean_curve, strict=True):
+        if value >= target:
+            return step
+    return None
+
+
+def read_run(folder: Path) -> dict:
+    """One run's files: summary, per-task final verdicts, and the held-out curve (step -> pass@1).
+
+    The curve is scored on the first `tasks` held-out tasks throughout: its two ends come from the same tasks'
+    verdicts in heldout_base.jsonl and heldout_final.jsonl, so every point measures the same subset."""
+    summary = json.loads((folder / "summary.json").read_text())
+    final = verdicts(folder / "heldout_final.jsonl")
+    curve: dict[int, float] = {}
+    if (folder / "heldout_curve.csv").exists():
+        with open(folder / "heldout_curve.csv") as f:
+            rows = list(csv.DictReader(f))
+        curve = {int(r["step"]): float(r["heldout_pass_at_1"]) for r in rows}
+        n = int(rows[0]["tasks"]) if rows else CURVE_TASKS
+    else:
+        n = len(final)
+    base = folder / "heldout_base.jsonl"
+    curve[0] = float(verdicts(base)[:n].mean()) if base.exists() else summary["base_heldout_pass_at_1"]
+    curve[summary["steps"]] = float(final[:n].mean())
+    return {"summary": summary, "verdicts": final, "curve": dict(sorted(curve.items()))}
+
+
+def verdicts(jsonl: Path) -> np.ndarray:
+    """Per held-out task, did the answer pass (1) or not (0), in task order."""
+    return np.array([json.loads(line)["kind"] == "pass" for line in jsonl.open()], dtype=float)
+
+
+def read_runs(root: Path) -> dict[str, dict[int, dict]]:
+    """arm -> seed -> run, for every finished run (a summary.json) under root/<arm>/s<seed>/."""
+    runs: dict[str, dict[int, dict]] = {}
+    for summary in sorted(Path(root).glob("*/s*/summary.json")):
+        arm, seed = summary.parent.parent.name, int(summary.parent.name[1:])
+        runs.setdefault(arm, {})[seed] = read_run(summary.parent)
+    return runs
+
+
+def curve_band(seed_runs: dict[int, dict]) -> dict[str, list]:
+    """Mean and 95% interval across seeds at every step all seeds evaluated."""
+    common = sorted(set.intersection(*(set(r["curve"]) for r in seed_runs.values())))
+    stats = [mean_interval([r["curve"][s] for r in seed_runs.values()]) for s in common]
+    return {"step": common, "mean": [m for m, _, _ in stats], "low": [lo for _, lo, _ in stats],
+            "high": [hi for _, _, hi in stats]}  # fmt: skip
+
+
+def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
+    """Everything the ablation claims, from the run files alone."""
+    out: dict = {"arms": {}}
+    for arm, seed_runs in sorted(runs.items()):
+        finals = [seed_runs[s]["summary"]["final_heldout_pass_at_1"] for s in sorted(seed_runs)]
+        m, lo, hi = mean_interval(finals)
+        out["arms"][arm] = {
+            "seeds": sorted(seed_runs),
+            "final_per_seed": finals,
+            "final_mean": m,
+            "final_interval": [lo, hi],
+            "base_mean": float(np.mean([r["summary"]["base_heldout_pass_at_1"] for r in seed_runs.values()])),
+            "minutes": round(sum(r["summary"]["minutes"] for r in seed_runs.values()), 2),
+            "curve": curve_band(seed_runs),
+        }
+    if "dense" in runs and "sparse" in runs:
+        d, lo, hi = paired_bootstrap(
+            {s: r["verdicts"] for s, r in runs["dense"].items()},
+            {s: r["verdicts"] for s, r in runs["sparse"].items()},
+            n_boot=n_boot,
+        )
+        dense_curve, sparse_final = out["arms"]["dense"]["curve"], out["arms"]["sparse"]["final_mean"]
+        reach = steps_to_reach(dense_curve["step"], dense_curve["mean"], sparse_final)
+        sparse_steps = max(out["arms"]["sparse"]["curve"]["step"])
+        out["dense_minus_sparse"] = {"mean": d, "interval": [lo, hi]}
+        out["dense_steps_to_sparse_final"] = reach
+        out["steps_ratio"] = None if reach is None else reach / sparse_steps
+        out["finding"] = finding(d, lo, hi, len(set(runs["dense"]) & set(runs["sparse"])))
+    out["total_minutes"] = round(sum(a["minutes"] for a in out["arms"].values()), 2)
+    return out
+
+
+def finding(d: float, lo: float, hi: float, n_seeds: int) -> str:
+    """The honest one-sentence answer to 'does dense beat sparse here?'."""
+    span = f"{d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {n_seeds} paired seeds)"
+    if lo > 0:
+        return f"Dense placement beats sparse on held-out pass@1 by {span}."
+    if hi < 0:
+        return f"Sparse placement beats dense on held-out pass@1 by {span}."
+    half = (hi - lo) / 2
+    more = (half / abs(d)) ** 2 if d else math.inf
+    return (
+        f"At this scale dense and sparse placement cannot be told apart: dense - sparse = {span}. The "
+        f"interval contains 0; resolving a difference of {abs(d):.3f} would need the half-width {half:.3f} "
+        f"to shrink below it, about {more:.0f}x the seeds x held-out tasks (width falls as 1/sqrt(n))."
+    )
+
+
+def curves_figure(summary: dict, out_png: str | Path | None = None, arms: tuple[str, ...] = ()):
+    """Held-out pass@1 over training per arm: mean across seeds with its 95% band."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for arm in arms or tuple(summary["arms"]):
+        c = summary["arms"][arm]["curve"]
+        n = len(summary["arms"][arm]["seeds"])
+        (line,) = ax.plot(c["step"], c["mean"], marker="o", ms=3, label=f"{arm} ({n} seeds)")
+        if n > 1:
+            ax.fill_between(c["step"], c["low"], c["high"], color=line.get_color(), alpha=0.15)
+    ax.set(xlabel="PPO step", ylabel="held-out pass@1 (greedy)", title="Held-out pass@1: mean and 95% band")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if out_png:
+        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, dpi=120)
+    return fig
+
+
+def write_summary(root: Path, minutes_wall: float | None = None) -> dict:
+    """summary.json and curves.png under root, from the run files there."""
+    summary = summarise(read_runs(root))
+    if minutes_wall is not None:
+        summary["wall_minutes"] = round(minutes_wall, 2)
+    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if summary["arms"]:
+        import matplotlib.pyplot as plt
+
+        plt.close(curves_figure(summary, root / "curves.png"))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Dense vs sparse ablation (see the module docstring).")
+    parser.add_argument("--arms", nargs="*", default=list(ARMS), help=f"any of: {', '.join(ARMS)}")
+    parser.add_argument("--seeds", nargs="*", type=int, help="override every arm's seeds")
+    parser.add_argument("--steps", type=int, default=0, help="PPO steps per run; 0: the preset's")
+    parser.add_argument("--eval-tasks", type=int, default=500, help="held-out tasks at the start and end")
+    parser.add_argument("--out", default="results/tiny/ablation", help="where the runs and summary go")
+    parser.add_argument("--summary-only", action="store_true", help="only recompute summary.json")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.arms) - set(ARMS))
+    if unknown:
+        parser.error(f"unknown arm(s) {unknown}; valid arms: {', '.join(ARMS)}")
+    root = project_path(args.out)
+    t0 = time.time()
+    if not args.summary_only:
+        for arm in args.arms:
+            for seed in args.seeds if args.seeds is not None else SEEDS[arm]:
+                run_arm(root, arm, seed, steps=args.steps, eval_tasks=args.eval_tasks)
+    summary = write_summary(root, (time.time() - t0) / 60 if not args.summary_only else None)
+    print(summary.get("finding", json.dumps({a: v["final_mean"] for a, v in summary["arms"].items()})))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The ablation's runner and analysis: skip/resume logic, pure summaries, and a bootstrap that finds a known
+difference on synthetic runs (and none where there is none)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dense_rl import ablation
+
+
+def fake_run(folder, seed: int, p_final: float, steps: int = 40, n: int = 300, p_base: float = 0.3):
+    """The files a finished training run leaves: summary, per-task verdicts before/after, a curve."""
+    rng = np.random.default_rng(seed + int(p_final * 1000))
+    folder.mkdir(parents=True)
+    base = rng.random(n) < p_base
+    final = rng.random(n) < p_final
+    for name, v in (("heldout_base.jsonl", base), ("heldout_final.jsonl", final)):
+        (folder / name).write_text("".join(json.dumps({"kind": "pass" if x else "fail"}) + "\n" for x in v))
+    curve = "step,heldout_pass_at_1,tasks\n" + f"20,{(p_base + p_final) / 2:.4f},100\n"
+    (folder / "heldout_curve.csv").write_text(curve)
+    summary = dict(
+        steps=steps, minutes=1.0, base_heldout_pass_at_1=base.mean(), final_heldout_pass_at_1=final.mean()
+    )
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize(
+    "values, mean, half",
+    [
+        ([1.0, 2.0, 3.0], 2.0, 4.303 / math.sqrt(3)),  # t(0.975, 2) = 4.303, sd 1
+        ([0.5, 0.5, 0.5, 0.5], 0.5, 0.0),  # no spread, no width
+        ([0.1, 0.3], 0.2, 12.706 * math.sqrt(0.02) / math.sqrt(2)),  # two seeds: a very wide interval
+    ],
+)
+def test_mean_interval_is_the_t_interval(values, mean, half):
+    m, lo, hi = ablation.mean_interval(values)
+    assert m == pytest.approx(mean) and (hi - lo) / 2 == pytest.approx(half, rel=1e-3)
+
+
+def test_one_seed_has_no_interval():
+    m, lo, hi = ablation.mean_interval([0.4])
+    assert m == 0.4 and math.isnan(lo) and math.isnan(hi)
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        (0.30, 0),  # already there at the start
+        (0.45, 40),  # first reached at step 40, not 20
+        (0.90, None),  # never reached
+    ],
+)
+def test_steps_to_reach(target, expected):
+    assert ablation.steps_to_reach([0, 20, 40, 60], [0.3, 0.4, 0.5, 0.6], target) == expected
+
+
+def test_bootstrap_recovers_a_known_difference():
+    rng = np.random.default_rng(0)
+    a = {s: (rng.random(500) < 0.6).astype(float) for s in range(5)}
+    b = {s: (rng.random(500) < 0.4).astype(float) for s in range(5)}
+    d, lo, hi = ablation.paired_bootstrap(a, b, n_boot=500)
+    assert lo < 0.2 < hi and lo > 0.1  # true difference 0.2 inside, and clearly above 0
+
+
+def test_bootstrap_finds_nothing_where_there_is_nothing():
+    rng = np.random.default_rng(1)
+    a = {s: (rng.random(500) < 0.5).astype(float) for s in range(5)}
+    b = {s: (rng.random(500) < 0.5).astype(float) for s in range(5)}
+    d, lo, hi = ablation.paired_bootstrap(a, b, n_boot=500)
+    assert lo < 0 < hi
+
+
+def test_bootstrap_needs_a_shared_seed():
+    with pytest.raises(ValueError, match="at least one seed"):
+        ablation.paired_bootstrap({0: np.ones(3)}, {1: np.ones(3)})
+
+
+def test_summary_is_a_pure_function_of_the_run_files(tmp_path):
+    for s in range(3):
+        fake_run(tmp_path / "dense" / f"s{s}", s, 0.6)
+        fake_run(tmp_path / "sparse" / f"s{s}", s, 0.4)
+    first = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)
+    second = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert first["arms"]["dense"]["seeds"] == [0, 1, 2]
+    assert first["dense_minus_sparse"]["interval"][0] > 0  # dense is better by construction
+    assert first["finding"].startswith("Dense placement beats sparse")
+    assert first["arms"]["dense"]["curve"]["step"] == [0, 20, 40]
+
+
+def test_the_finding_says_when_arms_cannot_be_told_apart():
+    text = ablation.finding(0.01, -0.03, 0.05, 5)
+    assert "cannot be told apart" in text and "contains 0" in text
+
+
+def test_runner_skips_finished_runs_and_resumes_others(tmp_path, monkeypatch):
+    import dense_rl.train as train_mod
+
+    calls = []
+
+    def fake_train(cfg, folder, resume, eval_tasks, curve_every, curve_tasks):
+        calls.append((folder.parent.name, folder.name, resume))
+        cfg.to_json(folder / "config.json")
+
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    finished = {"dense/s0"}  # as if its summary and checkpoint existed
+    monkeypatch.setattr(train_mod, "run_finished", lambda d: f"{d.parent.name}/{d.name}" in finished)
+    ablation.run_arm(tmp_path, "dense", 0, steps=10)
+    ablation.run_arm(tmp_path, "sparse", 0, steps=10)
+    assert calls == [("sparse", "s0", True)]  # dense s0 skipped; sparse s0 trained with resume=True
+
+
+def test_runner_refuses_a_folder_with_other_settings(tmp_path, monkeypatch):
+    import dense_rl.train as train_mod
+
+    monkeypatch.setattr(train_mod, "train", lambda cfg, folder, **kw: cfg.to_json(folder / "config.json"))
+    monkeypatch.setattr(train_mod, "run_finished", lambda d: False)
+    ablation.run_arm(tmp_path, "dense", 0, steps=10)
+    with pytest.raises(ValueError, match="other settings"):
+        ablation.run_arm(tmp_path, "dense", 0, steps=20)
