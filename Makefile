@@ -25,6 +25,9 @@ test: setup ## run the test suite
 reproduce: setup ## run the notebooks headless with papermill: make reproduce [PRESET=tiny|paper-mbpp|paper-robo]
 	$(PY) -m dense_rl.reproduce --preset $(PRESET)
 
+ablation: setup ## dense vs sparse and per-component ablation, every arm x seed (resumable; hours on 2 cores)
+	$(PY) -m dense_rl.ablation
+
 tiny: setup ## build (or find) the tiny policy in cache/
 	$(PY) -m dense_rl.tiny
 
@@ -35,4 +38,4 @@ lint: setup ## ruff format check + lint of the kit's own code
 clean-notebooks: setup ## strip outputs from notebooks/ (executed copies live under results/)
 	$(PY) -m dense_rl.reproduce --strip notebooks
 
-.PHONY: help setup sandbox-tools test reproduce tiny lint clean-notebooks
+.PHONY: help setup sandbox-tools test reproduce ablation tiny lint clean-notebooks
