@@ -24,6 +24,7 @@ import nbformat
 import papermill
 
 from dense_rl.config import preset_names
+from dense_rl.data import DataMissing, check_ready
 from dense_rl.evaluate import machine
 from dense_rl.paths import ROOT
 from dense_rl.report import update_readme
@@ -148,6 +149,8 @@ def reproduce(
     scale = scale_of(presets[0])
     out = (out_root or ROOT / "results") / scale
     stages = plan(presets, notebooks_dir, out, overrides)
+    # data and models of every stage that will run, before the first one (seconds, not an hour in)
+    check_ready([row for row in stages if force or not finished(row[3], row[4])])
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
     if scale == "tiny":  # building the policy is part of the first run's time
         from dense_rl.tiny import TinySpec, cache_dir
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         record = reproduce(args.preset, force=args.force, overrides=dict(map(parse_param, args.param)))
-    except (StageFailed, ValueError) as err:
+    except (StageFailed, ValueError, DataMissing) as err:
         print(f"[reproduce] stopped: {err}", file=sys.stderr)
         return 1
     print(json.dumps(record))

@@ -21,7 +21,7 @@ import random
 import re
 from pathlib import Path
 
-from dense_rl.paths import data_dir
+from dense_rl.data import MBPP, data_file
 from dense_rl.tasks.code_tasks import generate_code_tasks
 from dense_rl.tasks.robot_tasks import generate_robot_tasks
 from dense_rl.tasks.types import CodeTask, RobotTask
@@ -149,7 +149,7 @@ def roboinstruct_tasks(source: str, seed: int) -> list[RobotTask]:
 
 def mbpp_test_tasks() -> list[CodeTask]:
     """MBPP's test split (ids 11-510) with its asserts: the paper-mbpp held-out set for training runs."""
-    path = data_dir() / "mbpp" / "mbpp.jsonl"
+    path = data_file(MBPP)
     tasks = []
     for line in path.read_text().splitlines():
         row = json.loads(line)
