@@ -28,6 +28,9 @@ reproduce: setup ## run the notebooks headless with papermill: make reproduce [P
 ablation: setup ## dense vs sparse and per-component ablation, every arm x seed (resumable; hours on 2 cores)
 	$(PY) -m dense_rl.ablation
 
+data: setup ## fetch every benchmark data file (checked) into ~/.cache/dense-rl/data, or find it
+	$(PY) -m dense_rl.data
+
 tiny: setup ## build (or find) the tiny policy in cache/
 	$(PY) -m dense_rl.tiny
 
@@ -38,4 +41,4 @@ lint: setup ## ruff format check + lint of the kit's own code
 clean-notebooks: setup ## strip outputs from notebooks/ (executed copies live under results/)
 	$(PY) -m dense_rl.reproduce --strip notebooks
 
-.PHONY: help setup sandbox-tools test reproduce ablation tiny lint clean-notebooks
+.PHONY: help setup sandbox-tools test reproduce ablation data tiny lint clean-notebooks
