@@ -1,0 +1,134 @@
+"""The generated robot corpus (dense_rl.tasks.robot_tasks): breadth, checks, and distance from RoboEval.
+
+.venv/bin/python -m pytest tests/test_robot_tasks.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import DATA
+
+from dense_rl.robot.task_checks import check_runs, reference_runs, task_success
+from dense_rl.tasks.robot_tasks import TEMPLATES, generate_robot_tasks, template_named
+
+N_WORLDS = 8
+
+
+def test_there_are_at_least_25_templates_each_with_a_one_line_check():
+    assert len(TEMPLATES) >= 25
+    assert len({t.name for t in TEMPLATES}) == len(TEMPLATES)
+    assert all(t.doc and "\n" not in t.doc for t in TEMPLATES)
+
+
+@pytest.mark.parametrize("template", [t.name for t in TEMPLATES])
+def test_every_reference_passes_its_own_check_in_every_world(template):
+    # three entity draws per template, each in the same N randomised worlds
+    tasks = [t for t in generate_robot_tasks(3 * len(TEMPLATES), "train", 7) if t.template == template]
+    for task in tasks:
+        runs = reference_runs(task.reference, N_WORLDS, seed=3)
+        per_world = check_runs(task, runs, seed=3)
+        failed = [c.name for world in per_world for c in world if not c.passed]
+        assert task_success(per_world), f"{task.instruction}: {failed}"
+
+
+@pytest.mark.parametrize(
+    "feature, pattern",
+    [
+        ("a loop over all rooms", r"for room in get_all_rooms\(\)"),
+        ("a condition on is_in_room", r"if (not )?is_in_room\("),
+        ("an ask with options and a branch on the answer", r"if \w+ == \""),
+        ("counting", r"\+= 1"),
+        ("several people", r'for person in \["'),
+        ("waiting for someone", r"while not is_in_room\("),
+        ("returning to the start", r"go_to\(start_loc\)"),
+        ("carrying objects", r"pick\(.*\n(.*\n)*.*place\("),
+    ],
+)
+def test_the_corpus_covers(feature, pattern):
+    assert any(re.search(pattern, t.program) for t in TEMPLATES), feature
+
+
+def test_unknown_template_names_the_known_ones():
+    with pytest.raises(ValueError, match="go_say"):
+        template_named("teleport")
+
+
+# --- no RoboEval in the corpus ------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _grams(text: str, n: int) -> set[tuple[str, ...]]:
+    w = _words(text)
+    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Half the word 4-grams of the shorter text appear in the other, or they share a run of 8 words."""
+    ga, gb = _grams(a, 4), _grams(b, 4)
+    if not ga or not gb:
+        return _words(a) == _words(b)
+    return len(ga & gb) / min(len(ga), len(gb)) >= 0.5 or bool(_grams(a, 8) & _grams(b, 8))
+
+
+def content_line(line: str) -> bool:
+    """A program line that carries task-specific text: its string literals hold at least 3 words. Lines of
+    bare API idiom (`go_to(start_loc)`, `go_to("kitchen")`, `def task_program():`) are shared by any two
+    programs written against the same API and say nothing about copying."""
+    literals = re.findall(r"\"([^\"]*)\"|'([^']*)'", line)
+    return sum(len(_words(s)) for pair in literals for s in pair) >= 3
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return generate_robot_tasks(1500, "train", 0) + generate_robot_tasks(400, "heldout", 0)
+
+
+@pytest.fixture(scope="module")
+def roboeval():
+    folder = DATA / "roboeval"
+    prompts = [json.loads(line)["prompt"] for line in open(folder / "roboeval_tasks.jsonl")]
+    programs = [
+        json.loads(line)["reference_program"] for line in open(folder / "roboeval_reference_programs.jsonl")
+    ]
+    return prompts, programs
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (
+            "Go to the kitchen and say hi to everyone there",
+            "go to the Kitchen, and say hi to everyone there!",
+            True,
+        ),
+        ("Go to the kitchen and say hi", "Bring the cup from the lab to the garage", False),  # unrelated
+        (  # one word changed: a long run of shared words remains
+            "Count the rooms that have a cup, then come back and tell me the number",
+            "Count the rooms that have a pen, then come back and tell me the number",
+            True,
+        ),
+    ],
+)
+def test_near_duplicate_detector(a, b, expected):
+    assert near_duplicate(a, b) is expected
+
+
+def test_no_roboeval_prompt_is_in_the_corpus(corpus, roboeval):
+    prompts, _ = roboeval
+    instructions = {t.instruction for t in corpus}
+    hits = [(p, i) for p in prompts for i in instructions if near_duplicate(p, i)]
+    assert not hits, hits[:3]
+
+
+def test_no_roboeval_program_line_is_in_the_corpus(corpus, roboeval):
+    _, programs = roboeval
+    normal = {re.sub(r"\s+", " ", line.strip()).lower() for t in corpus for line in t.reference.splitlines()}
+    theirs = {re.sub(r"\s+", " ", line.strip()).lower() for p in programs for line in p.splitlines()}
+    assert sum(map(content_line, theirs)) > 50  # the test has lines to look for
+    assert not {line for line in theirs if content_line(line)} & normal
