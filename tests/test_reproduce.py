@@ -1,4 +1,7 @@
-"""The headless pipeline: notebooks run with papermill, finished stages are skipped, failures are named."""
+"""The headless pipeline: notebooks run with papermill, finished stages are skipped, failures are named.
+
+.venv/bin/python -m pytest tests/test_reproduce.py -q
+"""
 
 import json
 import re
@@ -70,82 +73,7 @@ def test_strip_outputs_removes_outputs(tmp_path):
     assert nbformat.read(tmp_path / "a.ipynb", as_version=4).cells[1].outputs == []
 
 
-@pytest.mark.slow
-def test_notebook_00_runs_headless_on_a_shrunken_policy(tiny_path, tmp_path):
-    papermill.execute_notebook(
-        str(NOTEBOOKS / "00_tiny_policy.ipynb"),
-        str(tmp_path / "00.ipynb"),
-        cwd=str(NOTEBOOKS),
-        parameters={"model": str(tiny_path), "n_heldout": 4, "n_samples": 2, "out_dir": str(tmp_path)},
-        progress_bar=False,
-    )
-    report = json.loads((tmp_path / "base_policy.json").read_text())
-    assert report["heldout_tasks"] == 4 and 0 <= report["heldout_pass_at_1"] <= 1
-    assert (tmp_path / "base_policy_failures.png").exists()
-
-
-@pytest.mark.slow
-def test_notebook_05_trains_and_writes_a_run(tiny_path, tmp_path):
-    papermill.execute_notebook(
-        str(NOTEBOOKS / "05_dense_ppo.ipynb"),
-        str(tmp_path / "05.ipynb"),
-        cwd=str(NOTEBOOKS),
-        parameters={"model": str(tiny_path), "steps": 2, "eval_tasks": 4, "out_dir": str(tmp_path)},
-        progress_bar=False,
-    )
-    run = tmp_path / "tiny-code-dense-s0"
-    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + one row per step
-    summary = json.loads((tmp_path / "ppo_summary.json").read_text())[run.name]
-    assert {"base_heldout_pass_at_1", "final_heldout_pass_at_1", "minutes", "seed"} <= set(summary)
-
-
-@pytest.fixture()
-def tiny_as_default(tiny_path, tmp_path, monkeypatch):
-    """The shrunken policy as the presets' default ('tiny' -> cache/tiny-policy-seed0) in notebook kernels."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "tiny-policy-seed0").symlink_to(tiny_path)
-    monkeypatch.setenv("DENSE_RL_CACHE", str(cache))  # inherited by the kernel papermill starts
-    return tiny_path
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "name", ["01_syntax_processor", "02_ruff_attribution", "03_task_rewards", "04_simulator_reward"]
-)
-def test_reward_notebooks_run_headless(name, tiny_as_default, tmp_path):
-    papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(tmp_path / f"{name}.ipynb"),
-        cwd=str(NOTEBOOKS),
-        parameters={"out_dir": str(tmp_path / "out")},
-        progress_bar=False,
-    )
-    assert any((tmp_path / "out").rglob("*.png"))  # every reward notebook draws a heat-map
-
-
-@pytest.mark.slow
-def test_ablation_then_evaluation_notebooks_run_headless(tiny_as_default, tmp_path):
-    out = tmp_path / "out"
-    common = {"out_dir": str(out), "eval_tasks": 4, "steps": 1}
-    papermill.execute_notebook(
-        str(NOTEBOOKS / "07_ablation.ipynb"),
-        str(tmp_path / "07.ipynb"),
-        cwd=str(NOTEBOOKS),
-        parameters=common,
-        progress_bar=False,
-    )
-    assert (
-        "| dense |" in (out / "ablation.md").read_text() and "| sparse |" in (out / "ablation.md").read_text()
-    )
-    papermill.execute_notebook(
-        str(NOTEBOOKS / "06_evaluation.ipynb"),
-        str(tmp_path / "06.ipynb"),
-        cwd=str(NOTEBOOKS),
-        parameters={"out_dir": str(out), "mbpp_limit": 3, "heldout_tasks": 4},
-        progress_bar=False,
-    )
-    assert "MBPP" in (out / "table1.md").read_text()
+# The notebooks' own headless runs (outputs, figures, written results) are in tests/test_notebooks.py.
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
