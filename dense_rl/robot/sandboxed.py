@@ -89,20 +89,67 @@ def main() -> None:
 
 
 def parse_output(stdout: str, nonce: str) -> tuple[list[RunOutcome], bool]:
-    """The run outcomes in the harness's tagged lines, and whether the harness got to its "done" line."""
+    """The run outcomes in the harness's tagged lines, and whether the harness got to its "done" line.
+
+    Anything malformed among the tagged lines (not JSON, not an object, fields of the wrong type, a line
+    after "done") counts as a process that never reported: ([], False), so every run fails.
+    """
     outcomes, done = [], False
     for line in stdout.splitlines():
         if not line.startswith(nonce + " "):
             continue
         try:
             record = json.loads(line[len(nonce) + 1 :])
-        except json.JSONDecodeError:  # cut off by the sandbox's output cap: the run did not report
-            break
-        if record.get("done"):
+        except (ValueError, RecursionError):  # also a line cut off by the sandbox's output cap
+            return [], False
+        if done:
+            return [], False
+        if record == {"done": True}:
             done = True
-        else:
-            outcomes.append(RunOutcome.from_dict(record))
+            continue
+        outcome = _outcome(record)
+        if outcome is None:
+            return [], False
+        outcomes.append(outcome)
     return outcomes, done
+
+
+_FAILURE_TYPES = {"category": str, "error_type": str, "message": str, "line": (int, type(None))}
+_EVENT_TYPES = {
+    "kind": str,
+    "location": str,
+    "arg": str,
+    "person": str,
+    "options": list,
+    "result": (str, bool, type(None)),
+    "line": (int, type(None)),
+}
+
+
+def _fields_ok(record: object, types: dict, required: int) -> bool:
+    """`record` is a dict whose keys are among `types` (the first `required` of them present), each value of
+    its type."""
+    if type(record) is not dict or not set(list(types)[:required]) <= set(record) <= set(types):
+        return False
+    return all(isinstance(value, types[key]) for key, value in record.items())
+
+
+def _outcome(record: object) -> RunOutcome | None:
+    """A RunOutcome from one reported record, or None when the record is not one the harness writes."""
+    if type(record) is not dict or set(record) != {"failure", "trace", "steps"}:
+        return None
+    failure, trace, steps = record["failure"], record["trace"], record["steps"]
+    if failure is not None and not _fields_ok(failure, _FAILURE_TYPES, 3):
+        return None
+    if (
+        type(steps) is not int
+        or type(trace) is not list
+        or not all(_fields_ok(e, _EVENT_TYPES, 3) for e in trace)
+    ):
+        return None
+    if not all(isinstance(o, str) for e in trace for o in e.get("options", [])):
+        return None
+    return RunOutcome.from_dict(record)
 
 
 def _died(status: str, stderr: str) -> RunOutcome:
