@@ -584,6 +584,14 @@ def _expected_outputs(reference: str, entry_point: str, inputs: list[tuple]) -> 
     return [fn(*(list(a) if isinstance(a, list) else a for a in args)) for args in inputs]
 
 
+def assert_line(call: str, expected: object) -> str:
+    """The assert for one input: `==`, or for a float a tolerance written so that NaN fails (`abs(a - b) <=
+    tol` is False for NaN, where `not abs(a - b) > tol` would be True)."""
+    if isinstance(expected, float):
+        return f"assert abs({call} - {expected!r}) <= 1e-9 * max(1.0, abs({expected!r}))"
+    return f"assert {call} == {expected!r}"
+
+
 def make_task(template: Template, rng: random.Random, name: str, task_id: str) -> CodeTask:
     """One instance of `template` with function `name`: instruction, reference and 3-5 asserts."""
     args = _argument_names(template.kinds, rng)
@@ -602,7 +610,7 @@ def make_task(template: Template, rng: random.Random, name: str, task_id: str) -
             break
     outputs = _expected_outputs(reference, name, inputs)
     tests = tuple(
-        f"assert {name}({', '.join(map(repr, i))}) == {o!r}" for i, o in zip(inputs, outputs, strict=True)
+        assert_line(f"{name}({', '.join(map(repr, i))})", o) for i, o in zip(inputs, outputs, strict=True)
     )
     return CodeTask(task_id, instruction, name, reference, tests, template.name)
 
