@@ -4,9 +4,11 @@
     cfg = get_preset("tiny-code", seed=1)     # unknown names or fields raise with the valid ones listed
     cfg.to_json("results/tiny/run/config.json")
 
-Four presets:
+Five presets:
 - `tiny-code`, `tiny-robot` (the defaults; `tiny` means both): the kit's own small Qwen2 policy, trained on
-  CPU from generated tasks (dense_rl/tiny.py). Everything runs on a laptop.
+  CPU from generated tasks (dense_rl/tiny.py). Everything runs on a laptop. `tiny-robot` adds the kit's
+  success checks of generated robot tasks to the paper's simulator reward; `tiny-robot-paper` is the
+  paper's robot reward alone (the arm that shows its hack).
 - `paper-mbpp`, `paper-robo`: Qwen/Qwen2.5-Coder-1.5B-Instruct with the paper's hyper-parameters (LoRA r16,
   alpha 32, dropout .05 on all projections; k3 KL; clip .2; value clip .3; vf_coef 1; 4 PPO epochs; 256
   response tokens; code: lr 3e-6, KL .1, batch 8 per GPU x 2 GPUs, weights syntax .1 lint .1 DFG .1 tests .7;
@@ -80,8 +82,8 @@ class Config:
     w_dfg: float = _f(0.1, "weight of the data-flow-graph match (code domain)")
     w_tests: float = _f(0.7, "weight of the unit-test pass fraction (code domain)")
     w_sim: float = _f(0.0, "weight of the simulator reward (robot domain)")
-    w_trace: float = _f(
-        0.0, "weight of the action match with the task's reference program (robot domain; not in the paper)"
+    w_task: float = _f(
+        0.0, "weight of the success checks of generated robot tasks (robot domain; not in the paper)"
     )
     syntax_scheme: str = _f(
         "signed", "'signed' (+1 per valid code token, -1 on the offending one; the paper) or 'penalty'"
@@ -124,16 +126,28 @@ _TINY = dict(
 
 PRESETS: dict[str, Config] = {
     "tiny-code": Config(preset="tiny-code", domain="code", kl_coef=0.05, **_TINY),
+    # the kit's robot arm: the paper's simulator reward plus the success checks of the generated tasks
+    # (dense_rl.robot.task_reward, a departure from the paper): the simulator alone is gamed by a trivial
+    # program that never fails (say("workshop") for every task, LOG.md)
     "tiny-robot": Config(
         preset="tiny-robot",
         domain="robot",
         kl_coef=0.05,
         w_dfg=0.0,
         w_tests=0.0,
-        w_sim=0.8,
-        # the simulator reward alone is gamed by a trivial program that never fails (say("workshop") for every
-        # task, LOG.md); w_trace (the match with the reference's actions) did not stop that at 0.8: left off
+        w_sim=0.3,
+        w_task=1.0,
         # robot programs run 60-200 tokens: 128 cut many of them short (syntax errors by truncation)
+        **(_TINY | {"total_steps": 40, "response_length": 256}),
+    ),
+    # the paper's robot reward alone (syntax, lint, simulator), to show what it teaches
+    "tiny-robot-paper": Config(
+        preset="tiny-robot-paper",
+        domain="robot",
+        kl_coef=0.05,
+        w_dfg=0.0,
+        w_tests=0.0,
+        w_sim=0.8,
         **(_TINY | {"total_steps": 40, "response_length": 256}),
     ),
     "paper-mbpp": Config(preset="paper-mbpp", domain="code", model=PAPER_MODEL),
@@ -186,7 +200,7 @@ def validate(cfg: Config) -> None:
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"config field {name}={getattr(cfg, name)!r} is not one of {allowed}")
-    for name in ("w_syntax", "w_lint", "w_dfg", "w_tests", "w_sim", "w_trace", "kl_coef"):
+    for name in ("w_syntax", "w_lint", "w_dfg", "w_tests", "w_sim", "w_task", "kl_coef"):
         value = getattr(cfg, name)
         usable = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not usable or not math.isfinite(value) or value < 0:

@@ -37,8 +37,8 @@ STAGES = (
     ("02_ruff_attribution", ("tiny-code", "paper-mbpp")),
     ("03_task_rewards", ("tiny-code", "paper-mbpp")),
     ("04_simulator_reward", ("tiny-robot", "paper-robo")),
-    ("05_dense_ppo", ("tiny-code", "tiny-robot", "paper-mbpp", "paper-robo")),
-    ("06_evaluation", ("tiny-code", "tiny-robot", "paper-mbpp", "paper-robo")),
+    ("05_dense_ppo", ("tiny-code", "tiny-robot", "tiny-robot-paper", "paper-mbpp", "paper-robo")),
+    ("06_evaluation", ("tiny-code", "tiny-robot", "tiny-robot-paper", "paper-mbpp", "paper-robo")),
     ("07_ablation", ("tiny-code", "paper-mbpp")),
 )
 

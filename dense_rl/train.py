@@ -172,13 +172,14 @@ def reward_components(cfg: Config, batch: RolloutBatch, tasks: list) -> dict[str
         if cfg.w_dfg:
             parts["dfg"] = dfg_reward(batch, tasks)
     else:
-        from dense_rl.robot.reward import robot_reward
-        from dense_rl.robot.task_reward import trace_match_reward
+        from dense_rl.robot.reward import robot_reward, run_responses
+        from dense_rl.robot.task_reward import task_reward
 
+        runs = run_responses(batch.responses, cfg.sim_runs, cfg.seed)  # one set of runs for both rewards
         if cfg.w_sim:
-            parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
-        if cfg.w_trace:
-            parts["trace"] = trace_match_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed)
+            parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed, runs=runs)
+        if cfg.w_task:
+            parts["task"] = task_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed, runs=runs)
     return parts
 
 

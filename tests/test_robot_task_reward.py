@@ -1,51 +1,133 @@
-"""The action match with a generated robot task's reference program (dense_rl.robot.task_reward)."""
+"""The check-based task reward for generated robot tasks (dense_rl.robot.task_reward): totals that a trivial
+program cannot game, and where on the program the credit and the blame land.
+
+    .venv/bin/python -m pytest tests/test_robot_task_reward.py -q
+"""
 
 from __future__ import annotations
 
 import pytest
 from test_spans import batch_of
 
-from dense_rl.robot.task_reward import action_match, trace_match_reward
-from dense_rl.tasks.robot_tasks import generate_robot_tasks
+from dense_rl.config import get_preset
+from dense_rl.robot.reward import robot_reward, run_responses
+from dense_rl.robot.task_checks import Check
+from dense_rl.robot.task_reward import task_reward, world_blame, world_credit
+from dense_rl.tasks.robot_tasks import template_named
+from dense_rl.tasks.types import RobotTask
 
-GO, SAY, PICK = ("go_to", "hall", "kitchen"), ("say", "kitchen", "hi"), ("pick", "kitchen", "apple")
+ENTITIES = dict(
+    room="kitchen", room2="garage", room3="library", obj="cup", obj2="pen", p1="ava", p2="ben", p3="carl",
+    a="tea", b="coffee", c="juice", item="cake", msg="lunch is ready",
+)  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "program, reference, expected",
-    [
-        ([GO, SAY], [GO, SAY], 1.0),  # the same actions in the same order
-        ([], [], 1.0),  # nothing to do, nothing done
-        ([SAY], [GO, PICK], 0.0),  # nothing in common
-        ([GO], [GO, SAY], 2 / 3),  # half of the reference: 2 * 1 matching / (1 + 2) actions
-        ([SAY, GO], [GO, SAY], 0.5),  # the right actions in the wrong order: one of them in sequence
+def task(template: str) -> RobotTask:
+    t = template_named(template)
+    return RobotTask(
+        "t", t.instructions[0].format(**ENTITIES), t.program.format(**ENTITIES), template, ENTITIES
+    )
+
+
+def fenced(body: str) -> str:
+    lines = "".join(f"    {line}\n" for line in body.strip().splitlines())
+    return f"```python\ndef task_program():\n{lines}```"
+
+
+# (program, template, description) -- hand-made answers to one instruction, from right to wrong
+PROGRAMS = {
+    "go_say_return": [
+        ('s = get_current_location()\ngo_to("kitchen")\nsay("lunch is ready")\ngo_to(s)', "right"),
+        ('go_to("kitchen")\nsay("lunch is ready")', "forgets to come back"),
+        ('go_to("garage")\nsay("lunch is ready")', "wrong room, no return"),
+        ('say("workshop")', "says something, does nothing"),
     ],
-)
-def test_action_match(program, reference, expected):
-    assert action_match(program, reference) == pytest.approx(expected)
+    "count_rooms": [
+        (
+            'n = 0\nfor r in get_all_rooms():\n    go_to(r)\n    if is_in_room("cup"):\n        n += 1\n'
+            'go_to("start_loc")\nsay(str(n))',
+            "right",
+        ),
+        (
+            'for r in get_all_rooms():\n    go_to(r)\n    is_in_room("cup")\ngo_to("start_loc")\nsay("7")',
+            "wrong count",
+        ),
+        ('say("workshop")', "says something, does nothing"),
+    ],
+}
 
 
 @pytest.fixture(scope="module")
-def task():
-    # a task whose reference goes somewhere: the trivial answer below does not match it
-    return next(t for t in generate_robot_tasks(20, "train", 0) if "go_to" in t.reference)
+def scored():
+    """Task and simulator reward totals of every hand-made program, one sandboxed batch."""
+    rows = [(name, body, what) for name, programs in PROGRAMS.items() for body, what in programs]
+    batch = batch_of(*(fenced(body) for _, body, _ in rows))
+    tasks = [task(name) for name, _, _ in rows]
+    runs = run_responses(batch.responses, n_runs=5, seed=0)
+    task_totals = task_reward(batch, tasks, n_runs=5, seed=0, runs=runs).per_token.sum(1).tolist()
+    sim_totals = robot_reward(batch, tasks, n_runs=5, seed=0, runs=runs).per_token.sum(1).tolist()
+    return {(name, what): (t, s) for (name, _, what), t, s in zip(rows, task_totals, sim_totals, strict=True)}
 
 
-def fenced(program: str) -> str:
-    return f"```python\n{program}```"
+@pytest.mark.parametrize("template", list(PROGRAMS))
+def test_task_reward_ranks_right_above_partial_above_trivial(template, scored):
+    totals = [scored[(template, what)][0] for _, what in PROGRAMS[template]]
+    assert totals[0] == pytest.approx(1.0, abs=1e-4)  # right everywhere: +1
+    assert totals == sorted(totals, reverse=True), totals  # each program in the table is worse than the last
+    assert totals[-1] <= -0.75  # the trivial program is punished
 
 
-def test_reference_program_matches_itself_and_a_trivial_program_does_not(task):
-    trivial = 'def task_program():\n    say("workshop")\n'
-    out = trace_match_reward(batch_of(fenced(task.reference), fenced(trivial), "no program here"), [task] * 3)
-    reference_match, trivial_match, no_program = out.summary["trace_match"]
-    assert reference_match == pytest.approx(1.0)
-    assert trivial_match < 0.5
-    assert no_program == 0.0
-    # each sample's per-token rewards add up to its match (spread over the program's tokens)
-    assert out.per_token.sum(1).tolist() == pytest.approx([reference_match, trivial_match, 0.0], abs=1e-5)
+@pytest.mark.parametrize("preset, trivial_wins", [("tiny-robot", False), ("tiny-robot-paper", True)])
+def test_combined_reward_of_the_trivial_program(preset, trivial_wins, scored):
+    # the paper's reward (simulator alone) pays a lone say() as much as the right program; the kit's does not
+    cfg = get_preset(preset)
+    for template in PROGRAMS:
+        right = scored[(template, "right")]
+        trivial = scored[(template, "says something, does nothing")]
+        total = {k: cfg.w_task * t + cfg.w_sim * s for k, (t, s) in (("right", right), ("trivial", trivial))}
+        assert (total["trivial"] >= total["right"]) is trivial_wins
+        if not trivial_wins:
+            assert total["right"] - total["trivial"] >= 1.0  # clearly worse, not by a hair
 
 
-def test_one_task_per_response():
+def test_blame_lands_on_the_line_that_went_wrong():
+    # right room, comes back, wrong message: the say() line (program line 4) carries the negative reward, the
+    # other lines share the credit of the one check passed (0.5 * 1/2), the say line its blame (-1/2)
+    text = fenced('s = get_current_location()\ngo_to("kitchen")\nsay("good night")\ngo_to(s)')
+    batch = batch_of(text)
+    rewards = task_reward(batch, [task("go_say_return")], n_runs=3, seed=0).per_token[0].tolist()
+    start, end = text.index("def task_program"), text.rindex("```")
+    by_line: dict[int, float] = {}
+    for r, span in zip(rewards, batch.token_spans[0], strict=False):
+        if span[0] >= start and span[1] <= end:
+            line = text[start : span[0]].count("\n") + 1
+            by_line[line] = by_line.get(line, 0.0) + r
+    assert by_line[4] < 0, by_line  # the say line is blamed
+    assert all(by_line[line] > 0 for line in (2, 3, 5)), by_line  # the rest is only credited
+    assert sum(rewards) == pytest.approx(0.25 - 0.5, abs=1e-4)
+
+
+def test_a_response_without_a_program_gets_minus_one_on_its_last_token():
+    batch = batch_of("I would rather not.")
+    out = task_reward(batch, [task("go_say")], n_runs=2, seed=0)
+    last = int(batch.response_mask[0].sum()) - 1
+    assert out.per_token[0, last] == -1.0 and out.per_token[0].sum() == -1.0
+    assert out.summary["task_success"] == [0.0]
+
+
+@pytest.mark.parametrize(
+    "per_world, credit, blame",
+    [
+        ([[Check("a", True)], [Check("a", True)]], 1.0, {}),  # all passed everywhere
+        ([[Check("a", True), Check("b", False, 4)]], 0.25, {4: 0.5}),  # half passed: half credit of a half
+        ([[Check("a", False, None)], [Check("a", True)]], 0.5, {None: 0.5}),  # one world of two failed
+    ],
+)
+def test_world_credit_and_blame(per_world, credit, blame):
+    assert world_credit(per_world) == pytest.approx(credit)
+    assert world_blame(per_world) == pytest.approx(blame)
+
+
+def test_task_reward_needs_one_task_per_response():
     with pytest.raises(ValueError, match="one each"):
-        trace_match_reward(batch_of("x"), [])
+        task_reward(batch_of("x"), [])

@@ -117,5 +117,5 @@ def config_weights(cfg) -> dict[str, float]:
         "dfg": cfg.w_dfg,
         "tests": cfg.w_tests,
         "sim": cfg.w_sim,
-        "trace": cfg.w_trace,
+        "task": cfg.w_task,
     }

@@ -27,8 +27,8 @@ What it rewards: programs that are feasible in every sampled world (a pick is pr
 ask by someone being there, places are never used as objects, no exceptions, the program ends). What it
 cannot reward: doing what the instruction asked (RoboSim has no reference; RoboEval's checks are for
 evaluation only). Alone, it was gamed: a tiny policy learned to answer every task with one program that never
-fails (LOG.md). For tasks that carry a reference program, dense_rl.robot.task_reward offers the match between
-the program's actions and the reference's (w_trace; off in the presets, as it did not stop that collapse).
+fails (LOG.md). For generated tasks, dense_rl.robot.task_reward adds the kit's success checks (w_task, the
+`tiny-robot` preset; `tiny-robot-paper` keeps this reward alone, as the paper does).
 Where it departs from the paper: the paper only says failures are attributed to the failing line; the sizes
 (uniform spreads, -1/n_runs per failed run) are the kit's choice.
 """
@@ -103,17 +103,29 @@ def _line_tokens(text: str, region: tuple[int, int], spans, lines) -> dict[int |
     return found
 
 
-def robot_reward(batch, tasks: Sequence | None = None, n_runs: int = 5, seed: int = 0, workers: int = 2):
+def run_responses(responses: Sequence[str], n_runs: int = 5, seed: int = 0, workers: int = 2) -> dict:
+    """Each response's program run in the `n_runs` worlds of `seed`, sandboxed: {index: [RunOutcome]} for
+    the responses that hold a program. The simulator reward and the task reward share one set of runs."""
+    from dense_rl.robot.sandboxed import run_robosim
+
+    regions = [program_region(text) for text in responses]
+    with_code = [i for i, r in enumerate(regions) if r is not None]
+    programs = [responses[i][slice(*regions[i])] for i in with_code]
+    return dict(zip(with_code, run_robosim(programs, n_runs=n_runs, seed=seed, workers=workers), strict=True))
+
+
+def robot_reward(
+    batch, tasks: Sequence | None = None, n_runs: int = 5, seed: int = 0, workers: int = 2, runs=None
+):
     """RewardOutput for a RolloutBatch of robot responses (see the module docstring).
 
     `tasks` (RobotTask per sample) is only checked for length: RoboSim judges feasibility, not the task.
-    Summary per sample: sim_success, sim_robot_errors, sim_python_errors, sim_timeouts (fractions of
-    runs) and has_program (0/1).
+    `runs` (from run_responses) reuses runs made for another reward. Summary per sample: sim_success,
+    sim_robot_errors, sim_python_errors, sim_timeouts (fractions of runs) and has_program (0/1).
     """
     import torch
 
     from dense_rl.batch import RewardOutput
-    from dense_rl.robot.sandboxed import run_robosim
     from dense_rl.spans import tokens_in_span
 
     if tasks is not None and len(tasks) != len(batch.responses):
@@ -121,9 +133,8 @@ def robot_reward(batch, tasks: Sequence | None = None, n_runs: int = 5, seed: in
             f"robot_reward: {len(batch.responses)} responses but {len(tasks)} tasks; pass one each"
         )
     regions = [program_region(text) for text in batch.responses]
-    with_code = [i for i, r in enumerate(regions) if r is not None]
-    programs = [batch.responses[i][slice(*regions[i])] for i in with_code]
-    runs = dict(zip(with_code, run_robosim(programs, n_runs=n_runs, seed=seed, workers=workers), strict=True))
+    if runs is None:
+        runs = run_responses(batch.responses, n_runs, seed, workers)
     per_token = torch.zeros(batch.response_mask.shape, dtype=torch.float32)
     summary: dict[str, list[float]] = {k: [] for k in SUMMARY_KEYS}
     for i, (text, spans) in enumerate(zip(batch.responses, batch.token_spans, strict=True)):

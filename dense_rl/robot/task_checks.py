@@ -226,10 +226,11 @@ def no_pick(trace, obj: str) -> Check:
 
 
 def ends_at(trace, where: str = START) -> Check:
-    """The robot's last location is `where` (it came back)."""
+    """The robot went somewhere else and its last location is `where` (it came back; never leaving is no
+    coming back, so a program that does nothing cannot pass this check)."""
     moves = [e for e in trace if e.kind == "GoTo"]
-    here = moves[-1].location if moves else START
-    ok = same_place(here, where)
+    left = any(not same_place(e.location, where) for e in moves)
+    ok = left and same_place(moves[-1].location, where)
     return Check(f"ends at {where}", ok, None if ok else (moves[-1].line if moves else last_line(trace)))
 
 

@@ -121,6 +121,8 @@ def _poll_people(e, t, rooms):
     for p in (e["p1"], e["p2"], e["p3"]):
         here = tc.observed(t, p, office(p))
         checks.append(tc.looked(t, p, office(p)))
+        if here is None:  # never looked: the absence checks below would pass for doing nothing
+            continue
         if here:
             checks.append(tc.asked(t, office(p), p, words=(e["item"],), options=("yes", "no")))
             yes += tc.is_yes(tc.answer_at(t, office(p)))
@@ -140,35 +142,46 @@ def _waited(t, person: str, where: str) -> tuple[Check, int]:
 
 def _wait_for(e, t, rooms):
     waited, after = _waited(t, e["p1"], e["room"])
+    checks = [waited, tc.said(t, e["room"], e["msg"], after=after)]
     first_say = tc.first_index(t, "Say", e["room"])
-    early = first_say is not None and first_say < after
-    not_early = Check("says nothing before they arrive", not early, t[first_say].line if early else None)
-    return [waited, tc.said(t, e["room"], e["msg"], after=after), not_early]
+    if first_say is not None:  # (without any Say this check would pass for doing nothing)
+        early = first_say < after
+        checks.append(
+            Check("says nothing before they arrive", not early, t[first_say].line if early else None)
+        )
+    return checks
 
 
 def _deliver_to_person(e, t, rooms):
     where = office(e["p1"])
-    if tc.observed(t, e["p1"], where):
+    seen = tc.observed(t, e["p1"], where)
+    if seen is None:
+        return [tc.looked(t, e["p1"], where)]
+    if seen:
         return [tc.picked(t, e["obj"], e["room"]), tc.placed(t, e["obj"], where)]
     missing = tc.report_presence(t, _after_check(t, e["p1"]), [], [e["p1"]], f"that {e['p1']} was out")
-    return [tc.looked(t, e["p1"], where), tc.no_pick(t, e["obj"]), missing]
+    return [tc.no_pick(t, e["obj"]), missing]
 
 
 def _greet(e, t, rooms):
     def room_check(r):
-        if tc.observed(t, "person", r):
-            return [tc.said(t, r, e["msg"])]
-        return [tc.looked(t, "person", r), tc.not_said(t, r, e["msg"])]
+        seen = tc.observed(t, "person", r)
+        if seen is None:
+            return [tc.looked(t, "person", r)]
+        return [tc.said(t, r, e["msg"])] if seen else [tc.not_said(t, r, e["msg"])]
 
     return tc.every_room(t, rooms, room_check)
 
 
 def _tell_person(e, t, rooms):
     where = office(e["p1"])
-    if tc.observed(t, e["p1"], where):
+    seen = tc.observed(t, e["p1"], where)
+    if seen is None:
+        return [tc.looked(t, e["p1"], where)]
+    if seen:
         return [tc.said(t, where, e["msg"])]
     missing = tc.report_presence(t, _after_check(t, e["p1"]), [], [e["p1"]], f"that {e['p1']} was out")
-    return [tc.looked(t, e["p1"], where), tc.not_said(t, where, e["msg"]), missing]
+    return [tc.not_said(t, where, e["msg"]), missing]
 
 
 def _choice(answer: str | None, *wanted: str) -> str:
@@ -186,7 +199,10 @@ def _ask_branch_fetch(e, t, rooms):
 def _ask_yes_fetch(e, t, rooms):
     where = office(e["p1"])
     asked = tc.asked(t, where, e["p1"], words=(e["obj"],), options=("yes", "no"))
-    if tc.is_yes(tc.answer_at(t, where)):
+    answer = tc.answer_at(t, where)
+    if answer is None:  # asked nobody: "did not pick" would pass for doing nothing
+        return [asked]
+    if tc.is_yes(answer):
         return [asked, tc.picked(t, e["obj"], e["room"]), tc.placed(t, e["obj"], where)]
     return [asked, tc.no_pick(t, e["obj"])]
 
@@ -239,9 +255,10 @@ def _wait_then_ask(e, t, rooms):
 
 def _poll_rooms(e, t, rooms):
     def room_check(r):
-        if tc.observed(t, "person", r):
-            return [tc.asked(t, r, words=(e["item"],), options=("yes", "no"))]
-        return [tc.looked(t, "person", r), tc.no_ask(t, r)]
+        seen = tc.observed(t, "person", r)
+        if seen is None:
+            return [tc.looked(t, "person", r)]
+        return [tc.asked(t, r, words=(e["item"],), options=("yes", "no"))] if seen else [tc.no_ask(t, r)]
 
     checks = tc.every_room(t, rooms, room_check)
     yes = sum(tc.is_yes(tc.answer_at(t, r)) for r in rooms if r != START and tc.observed(t, "person", r))
