@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -248,3 +249,82 @@ def roboeval_policy(
     for result, text in zip(results, out.texts, strict=True):
         result["response"] = text
     return results
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Held-out generated robot tasks: does the program do the task (the kit's checks); does it run (the paper's)
+# ------------------------------------------------------------------------------------------------------------
+
+ROBOT_CALL = re.compile(r"\b(get_current_location|get_all_rooms|is_in_room|go_to|ask|say|pick|place)\s*\(")
+
+
+def robot_heldout(tasks: list, texts: list[str], n_worlds: int = 5, seed: int = 0) -> list[dict]:
+    """One record per generated robot task: its greedy answer run in the N check worlds (sandboxed).
+
+    kind: 'pass' (every check in every world: task success), 'wrong' (runs without error but fails a check),
+    'error' (a run raised or timed out) or 'no_code'. error_free: every run ended without error (the paper's
+    simulator signal).
+    """
+    from dense_rl.robot.prompts import extract_program
+    from dense_rl.robot.reward import run_responses
+    from dense_rl.robot.task_checks import check_runs, task_success
+
+    runs = run_responses(texts, n_worlds, seed)
+    records = []
+    for i, (task, text) in enumerate(zip(tasks, texts, strict=True)):
+        outcomes = runs.get(i, [])
+        per_world = check_runs(task, outcomes, seed) if outcomes else []
+        checks = [c.passed for world in per_world for c in world]
+        error_free = bool(outcomes) and all(o.ok for o in outcomes)
+        success = task_success(per_world)
+        kind = "pass" if success else "wrong" if error_free else "error" if outcomes else "no_code"
+        records.append(
+            dict(
+                task_id=task.task_id,
+                template=task.template,
+                answer=text,
+                solution=extract_program(text) or "",
+                kind=kind,
+                error_free=error_free,
+                checks_passed=sum(checks) / len(checks) if checks else 0.0,
+            )
+        )
+    return records
+
+
+def robot_metrics(records: list[dict]) -> dict:
+    """Task success (the headline), error-free share, distinct programs, mean program lines and robot API
+    calls per program over held-out records of robot_heldout."""
+    n = max(1, len(records))
+    programs = [r["solution"] for r in records]
+    distinct = {"\n".join(line.rstrip() for line in p.strip().splitlines()) for p in programs if p.strip()}
+    return {
+        "tasks": len(records),
+        "task_success": round(sum(r["kind"] == "pass" for r in records) / n, 4),
+        "error_free": round(sum(bool(r.get("error_free")) for r in records) / n, 4),
+        "distinct_programs": len(distinct),
+        "mean_program_lines": round(
+            sum(len([x for x in p.splitlines() if x.strip()]) for p in programs) / n, 2
+        ),
+        "api_calls_per_program": round(sum(len(ROBOT_CALL.findall(p)) for p in programs) / n, 2),
+    }
+
+
+def write_robot_summary(run_dirs: dict[str, str | Path], out: str | Path) -> dict:
+    """results/<scale>/robot_summary.json: per arm (preset -> its run folder), base and final held-out robot
+    metrics, minutes, steps and seed, read from each run's summary.json."""
+    arms = {}
+    for arm, folder in run_dirs.items():
+        s = json.loads((project_path(folder) / "summary.json").read_text())
+        arms[arm] = {
+            "run": Path(folder).name,
+            "seed": s["seed"],
+            "steps": s["steps"],
+            "minutes": s["minutes"],
+            "base": s["base_robot"],
+            "final": s["final_robot"],
+            "task_success_gain": round(s["final_robot"]["task_success"] - s["base_robot"]["task_success"], 4),
+        }
+    path = project_path(out)
+    path.write_text(json.dumps(arms, indent=2) + "\n")
+    return arms

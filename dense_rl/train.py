@@ -44,6 +44,7 @@ from accelerate import Accelerator
 from peft import LoraConfig, get_peft_model
 
 from dense_rl import ppo
+from dense_rl.attention import PADDING_SAFE_SDPA
 from dense_rl.batch import RewardOutput, RolloutBatch
 from dense_rl.config import TINY_MODEL, Config, get_preset
 from dense_rl.evaluate import code_pass_at_1
@@ -56,6 +57,7 @@ from dense_rl.rewards.kl import kl_per_token
 from dense_rl.rewards.lint import lint_reward
 from dense_rl.rewards.syntax import syntax_reward
 from dense_rl.rewards.tests import unit_test_reward
+from dense_rl.rollout import Sampler, Speedups
 from dense_rl.seeding import seed_everything
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.sources import heldout_tasks, training_tasks
@@ -93,11 +95,11 @@ def train_dtype() -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else None
 
 
-def train_attention() -> str | None:
-    """'eager' on GPUs, the model's default elsewhere. On an H100 the bf16 PPO update of a left-padded batch
-    went NaN at step 2 with PyTorch's SDPA attention and stayed finite with eager attention, all else equal
-    (benchmarks/gpu_ppo_step.py, results/gpu/README.md); on CPUs SDPA stays finite (the tests)."""
-    return "eager" if torch.cuda.is_available() else None
+def train_attention() -> str:
+    """SDPA with a mask that leaves no query row without a key (dense_rl.attention). With stock SDPA the bf16
+    PPO update of a left-padded batch went NaN at step 2 on an H100: the pad rows of left padding see no key,
+    some kernels return NaN there, and 0 * NaN spreads it into real rows (results/gpu/README.md)."""
+    return PADDING_SAFE_SDPA
 
 
 def build_models(cfg: Config, load=load_policy):
@@ -266,28 +268,24 @@ def truncate_metrics(path: Path, last_step: int) -> None:
 
 
 def heldout_eval(cfg: Config, tokenizer, model, n_tasks: int) -> tuple[float, list[dict]]:
-    """Greedy pass@1 (code) or error-free share in the training simulator (robot) on held-out tasks.
+    """Greedy pass@1 (code) or task success (robot: every success check in every world) on held-out tasks.
 
     Returns (score, one record per task: task_id, answer, solution, kind); kind is the judge's verdict (code)
-    or whether every simulator run was error-free (robot).
+    or the check verdict (robot: evaluate.robot_heldout, which also records the error-free share).
     """
     tasks = heldout_tasks(cfg, n_tasks)
     if not tasks:
         return float("nan"), []
     if cfg.domain == "code":
         return code_pass_at_1(tokenizer, model, tasks, max_new_tokens=cfg.response_length)
-    from dense_rl.robot.reward import robot_reward
+    from dense_rl.evaluate import robot_heldout
 
     out = sample(
         tokenizer, model, [messages_for(t) for t in tasks], temperature=0, max_new_tokens=cfg.response_length
     )
-    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
-    scores = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed).summary["sim_success"]
-    records = [
-        dict(task_id=t.task_id, answer=text, solution="", kind="pass" if share == 1 else "error")
-        for t, text, share in zip(tasks, out.texts, scores, strict=True)
-    ]
-    return float(np.mean(scores)), records
+    # kind 'pass' = task success
+    records = robot_heldout(tasks, out.texts, n_worlds=cfg.sim_runs, seed=cfg.seed)
+    return sum(r["kind"] == "pass" for r in records) / len(records), records
 
 
 def write_records(path: Path, records: list[dict]) -> None:
@@ -341,19 +339,21 @@ class Experience:
     reward_seconds: float
 
 
-def collect_experience(cfg: Config, tokenizer, policy, critic, accelerator, tasks: list) -> Experience:
-    """Steps 1-4: rollout, score, rewards, advantages (no gradients)."""
-    B = len(tasks)
+def collect_experience(
+    cfg: Config, tokenizer, policy, critic, accelerator, tasks: list, sampler: Sampler | None = None
+) -> Experience:
+    """Steps 1-4: rollout, score, rewards, advantages (no gradients).
+
+    `sampler`: the fast rollout path (dense_rl.rollout: merged LoRA, static cache); None samples through the
+    adapter, as a notebook does for one batch."""
     unwrapped = accelerator.unwrap_model(policy)
     # 1. rollout
     with torch.no_grad():
-        out = sample(
+        out = (sampler or Sampler(unwrapped, Speedups(merge_lora=False))).sample(
             tokenizer,
-            unwrapped,
             [messages_for(t) for t in tasks],
             temperature=cfg.temperature,
             max_new_tokens=cfg.response_length,
-            batch_size=B,
         )
     batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
     mask = batch.response_mask
@@ -436,9 +436,11 @@ def ppo_update(
     return stats
 
 
-def ppo_step(cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tasks: list) -> dict:
+def ppo_step(
+    cfg: Config, tokenizer, policy, critic, optimizer, accelerator, tasks: list, sampler=None
+) -> dict:
     """One PPO step on `tasks` (one prompt each): steps 1-5 of the module docstring; returns metrics."""
-    exp = collect_experience(cfg, tokenizer, policy, critic, accelerator, tasks)
+    exp = collect_experience(cfg, tokenizer, policy, critic, accelerator, tasks, sampler)
     stats = ppo_update(cfg, policy, critic, optimizer, accelerator, exp)
     row = {"reward_seconds": round(exp.reward_seconds, 3)}
     row |= {k: round(float(np.mean(v)), 5) for k, v in exp.total.summary.items() if _is_number_list(v)}
@@ -482,6 +484,7 @@ def train(
     if start == 0 and accelerator.is_main_process and eval_tasks:
         base_pass = base_evaluation(cfg, run_dir, tokenizer, unwrapped, eval_tasks)
 
+    sampler = Sampler(unwrapped, Speedups.for_device(torch.cuda.is_available()))  # merged LoRA copy
     B = cfg.batch_size
     n_prompts = B // cfg.samples_per_prompt  # each prompt is answered samples_per_prompt times
     tasks_all = training_tasks(cfg, cfg.total_steps * n_prompts * accelerator.num_processes)
@@ -497,7 +500,7 @@ def train(
         tasks = [t for t in tasks_all[first : first + n_prompts] for _ in range(cfg.samples_per_prompt)]
 
         row = {"step": step + 1}
-        row |= ppo_step(cfg, tokenizer, policy, critic, optimizer, accelerator, tasks)
+        row |= ppo_step(cfg, tokenizer, policy, critic, optimizer, accelerator, tasks, sampler)
         row["seconds"] = round(time.time() - t0, 2)
 
         # 6. log and checkpoint
@@ -532,6 +535,11 @@ def train(
             "final_heldout_pass_at_1": final,
             "heldout_tasks": eval_tasks,
         }
+        if cfg.domain == "robot":  # task success, error-free share, distinct programs, length, API calls
+            from dense_rl.evaluate import robot_metrics
+
+            base_records = [json.loads(x) for x in (run_dir / "heldout_base.jsonl").read_text().splitlines()]
+            summary |= {"base_robot": robot_metrics(base_records), "final_robot": robot_metrics(records)}
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

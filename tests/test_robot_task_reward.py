@@ -131,3 +131,21 @@ def test_world_credit_and_blame(per_world, credit, blame):
 def test_task_reward_needs_one_task_per_response():
     with pytest.raises(ValueError, match="one each"):
         task_reward(batch_of("x"), [])
+
+
+def test_heldout_metrics_of_hand_made_answers():
+    from dense_rl.evaluate import robot_heldout, robot_metrics
+
+    t = task("go_say_return")
+    answers = [
+        f"```python\n{t.reference}```",
+        fenced('say("workshop")'),
+        fenced('say("workshop")'),
+        "no code",
+    ]
+    records = robot_heldout([t] * 4, answers, n_worlds=3, seed=0)
+    assert [r["kind"] for r in records] == ["pass", "wrong", "wrong", "no_code"]
+    metrics = robot_metrics(records)
+    assert metrics["task_success"] == 0.25 and metrics["error_free"] == 0.75
+    assert metrics["distinct_programs"] == 2  # the two trivial answers are one program
+    assert metrics["api_calls_per_program"] == (4 + 1 + 1 + 0) / 4  # get_current_location, go_to, say, go_to
