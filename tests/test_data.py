@@ -420,3 +420,20 @@ def test_reference_csv_splits_prompt_and_program():
     assert records[0]["prompt"] == "Bring a pack of paper from the storage room to the copy room."
     assert records[0]["reference_program"].startswith('def task_program():\n    go_to("storage room")\n')
     assert records[1]["reference_program"].endswith("break\n\n")  # the field's text, kept to the last byte
+
+
+@pytest.mark.parametrize(
+    "drop, problem",
+    [
+        (1, "79 records; expected one for each of the 80 instances"),  # a program missing
+        (0, None),  # all 80: accepted
+    ],
+)
+def test_reference_programs_check_counts_instances(drop, problem):
+    rows = [
+        {"instance_id": f"{t}_{v}", "reference_program": "def task_program():\n    pass\n"}
+        for t in data.ROBOEVAL_TASK_NAMES
+        for v in range(5)
+    ][drop:]
+    got = data.roboeval_programs_ok("".join(json.dumps(r) + "\n" for r in rows).encode())
+    assert got == problem if problem is None else problem in got
