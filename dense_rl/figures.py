@@ -25,6 +25,21 @@ CURVE_KEYS = ("reward_total", "pass_at_1", "sim_success", "syntax_valid", "rewar
 LOG_SCALE_KEYS = ("kl",)  # one outlier step would flatten the rest on a linear axis
 
 
+def _register_png_display() -> None:
+    """In a Jupyter kernel, make a returned Figure display as a PNG (what pyplot's inline backend sets up
+    for pyplot figures); elsewhere nothing."""
+    from dense_rl.progress import in_notebook
+
+    if in_notebook():
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(get_ipython(), {"png"})
+
+
+_register_png_display()
+
+
 def save(fig: Figure, out_png: str | Path | None) -> Figure:
     """Write `fig` to `out_png` (folders created) when a path is given; return the figure."""
     if out_png is not None:

@@ -127,6 +127,8 @@ def token_heatmaps(panels: Sequence[Panel], *, out_png: str | Path | None = None
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    import dense_rl.figures  # noqa: F401 - in a notebook, registers how a Figure displays (as PNG)
+
     laid_out = []
     for title, text, spans, values in panels:
         tokens, vals = _tokens_and_values(text, spans, values)
