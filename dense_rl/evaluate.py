@@ -328,3 +328,21 @@ def write_robot_summary(run_dirs: dict[str, str | Path], out: str | Path) -> dic
     path = project_path(out)
     path.write_text(json.dumps(arms, indent=2) + "\n")
     return arms
+
+
+def roboeval_table(policies: dict[str, tuple], out_dir: str | Path, compact: bool = True) -> str:
+    """RoboEval for several policies ({label: (tokenizer, model)}) into one table2.md under `out_dir`, with
+    each policy's per-instance results as roboeval_<label>.jsonl; returns the table's markdown."""
+    from dense_rl.robot.roboeval import table2
+
+    out = project_path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = []
+    for label, (tokenizer, model) in policies.items():
+        results = roboeval_policy(tokenizer, model, compact=compact)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
+        (out / f"roboeval_{slug}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+        tables.append(table2(results, label=label))
+    table = "\n".join(tables)
+    (out / "table2.md").write_text(table)
+    return table

@@ -68,12 +68,17 @@ def _grams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
-def near_duplicate(a: str, b: str) -> bool:
-    """Half the word 4-grams of the shorter text appear in the other, or they share a run of 8 words."""
-    ga, gb = _grams(a, 4), _grams(b, 4)
+def _shingles(text: str) -> tuple[list[str], set, set]:
+    return _words(text), _grams(text, 4), _grams(text, 8)
+
+
+def near_duplicate(a: str | tuple, b: str | tuple) -> bool:
+    """Half the word 4-grams of the shorter text appear in the other, or they share a run of 8 words.
+    Either text may be given as its precomputed _shingles."""
+    (wa, ga, ea), (wb, gb, eb) = (x if isinstance(x, tuple) else _shingles(x) for x in (a, b))
     if not ga or not gb:
-        return _words(a) == _words(b)
-    return len(ga & gb) / min(len(ga), len(gb)) >= 0.5 or bool(_grams(a, 8) & _grams(b, 8))
+        return wa == wb
+    return len(ga & gb) / min(len(ga), len(gb)) >= 0.5 or bool(ea & eb)
 
 
 def content_line(line: str) -> bool:
@@ -121,8 +126,9 @@ def test_near_duplicate_detector(a, b, expected):
 
 def test_no_roboeval_prompt_is_in_the_corpus(corpus, roboeval):
     prompts, _ = roboeval
-    instructions = {t.instruction for t in corpus}
-    hits = [(p, i) for p in prompts for i in instructions if near_duplicate(p, i)]
+    instructions = {t.instruction: _shingles(t.instruction) for t in corpus}
+    theirs = {p: _shingles(p) for p in prompts}
+    hits = [(p, i) for p, sp in theirs.items() for i, si in instructions.items() if near_duplicate(sp, si)]
     assert not hits, hits[:3]
 
 
