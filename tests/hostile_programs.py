@@ -13,12 +13,14 @@ makes a robot error (`place` with nothing in hand) unless its attack hid it.
 
 Placeholders, filled in by `render`: @MARKER@ (a unique string for finding leftover processes),
 @CANARY_TMP@ and @CANARY_REPO@ (files outside the sandbox that must stay as they are), @SECRET_NAME@ and
-@SECRET@ (an environment variable of the caller), @PORT@ (a TCP port the caller listens on).
+@SECRET@ (an environment variable of the caller), @PORT@ (a TCP port the caller listens on), @UNIX_SOCKET@
+(the path of a Unix-domain socket the caller listens on).
 
-`needs` says what a case relies on: "bwrap" (bubblewrap's namespaces: without them the program really can
-write there, reach the network or kill the trainer, so those cases only run where bubblewrap works) or
-"filter" (the seccomp filter that refuses new processes: without it a fork bomb is a real fork bomb). `gap`
-marks a known hole, with the reason: the program does get credit, and the tests expect that (strict xfail).
+`needs` says what a case relies on, where it is missing the program could really do harm, so the case is
+skipped: "filter" (the seccomp filter: processes, signals, sockets, pipes, memfd), "landlock" (bubblewrap,
+or Landlock in the fallback mode: files outside the working directory, other processes' /proc entries) or
+"bwrap" (bubblewrap itself). `gap` marks a known hole, with the reason, in the modes it names ("" for
+none): the program does get credit there, and the tests expect that (strict xfail).
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ CODE_REFERENCE = "def f(x):\n    return x + 1\n"
 @dataclass(frozen=True)
 class Hostile:
     source: str
-    needs: str = ""  # "", "bwrap" or "filter"
+    needs: str = ""  # "", "filter", "landlock" or "bwrap"
     gap: str = ""  # a known hole: why this program still gets credit
+    gap_modes: tuple[str, ...] = ("bwrap", "fallback")  # the sandbox modes the gap is in
 
 
-def _program(source: str, needs: str = "", gap: str = "") -> Hostile:
-    return Hostile(textwrap.dedent(source).lstrip("\n"), needs, gap)
+def _program(source: str, needs: str = "", gap: str = "", gap_modes=("bwrap", "fallback")) -> Hostile:
+    return Hostile(textwrap.dedent(source).lstrip("\n"), needs, gap, tuple(gap_modes))
 
 
 def render(source: str, **values: str) -> str:
@@ -183,7 +186,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return x + 1 if done else 0
         """,
-        needs="bwrap",
+        needs="landlock",
     ),
     # deletes files outside its directory
     "delete_outside": _program(
@@ -199,7 +202,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return x + 1 if done else 0
         """,
-        needs="bwrap",
+        needs="landlock",
     ),
     # renames files outside its directory
     "rename_outside": _program(
@@ -215,7 +218,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return x + 1 if done else 0
         """,
-        needs="bwrap",
+        needs="landlock",
     ),
     # looks for the caller's secret in its own environment
     "secret_from_environment": _program("""
@@ -236,7 +239,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return x + 1 if found else 0
         """,
-        needs="bwrap",
+        needs="landlock",
     ),
     # connects to a port the caller listens on, and to the internet
     "network": _program(
@@ -252,7 +255,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return x + 1 if reached else 0
         """,
-        needs="bwrap",
+        needs="filter",
     ),
     # kills its parent (without namespaces: the trainer)
     "kill_parent": _program(
@@ -262,7 +265,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return 0
         """,
-        needs="bwrap",
+        needs="filter",
     ),
     # kills its own process group
     "kill_process_group": _program("""
@@ -279,7 +282,7 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return 0
         """,
-        needs="bwrap",
+        needs="filter",
     ),
     # a daemon: double fork, new session, a sleeping grandchild
     "daemon_double_fork": _program(
@@ -452,7 +455,6 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return Anything()
         """,
-        gap="a value whose __eq__ always says True passes `==` asserts (their semantics, not isolation)",
     ),
     # a top-level name that shadows the builtin an assert uses
     "shadow_builtin": _program(
@@ -462,7 +464,6 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return 0
         """,
-        gap="the asserts run in the program's namespace, so its top-level names shadow builtins they use",
     ),
     # patches a library module the asserts import
     "patch_module": _program(
@@ -472,7 +473,6 @@ CODE: dict[str, Hostile] = {
         def f(x):
             return 0
         """,
-        gap="modules are shared with the asserts: a program can patch math.floor",
     ),
     # walks up to the harness's frame and calls its report function
     "forge_through_frames": _program(
@@ -483,8 +483,121 @@ CODE: dict[str, Hostile] = {
             frame.f_locals['report'](line)
         frame.f_locals['leave'](0)
         """,
-        gap="the program runs in the harness's interpreter: walking its frames reaches the nonce",
     ),
+    # reads the expected answers from the harness's own source (its file, sys.argv[0], the frames' code)
+    "read_harness_source": _program("""
+        import re, sys
+        text = ''
+        for path in (sys.argv[0], 'prog.py', __file__ if '__file__' in globals() else ''):
+            try:
+                text += open(path).read()
+            except (OSError, TypeError):
+                pass
+        frame = sys._getframe()
+        while frame:
+            text += repr(frame.f_code.co_consts) + repr(frame.f_locals)
+            frame = frame.f_back
+        found = dict(re.findall(r"f\\((-?[0-9.]+)\\) == (-?[0-9.]+)", text.replace('\\\\', '')))
+        def f(x):
+            return float(found[str(x)]) if str(x) in found else 0
+        """),
+    # rewrites the interpreter's small integers through ctypes so that a wrong 0 reads as the right answer
+    "ctypes_small_ints": _program("""
+        import ctypes
+        def f(x):
+            for n in (2, 3, 4):
+                ctypes.c_uint32.from_address(id(n) + 24).value = 0
+            return 0
+        """),
+    # finds the harness's reporting function through the garbage collector and claims every test passed
+    "forge_through_gc": _program(f"""
+        import gc, os
+        for obj in gc.get_objects():
+            if getattr(obj, '__name__', '') == 'report' and callable(obj):
+                for i in range(4):
+                    claims = {{'test': i, 'status': 'pass'}}, {{'test': i, 'status': 'ok', 'values': [i + 2]}}
+                    for record in claims:
+                        try:
+                            obj(record)
+                        except Exception:
+                            obj(str(record))
+                for line in {FORGED}:
+                    try:
+                        obj(line)
+                    except Exception:
+                        pass
+                obj({{'done': True}})
+        os._exit(0)
+        """),
+    # hands the reporting channel malformed results: an empty line, a non-object, wrong types
+    "malformed_results": _program("""
+        import os, sys
+        frame = sys._getframe(1)
+        nonce, write, results = (frame.f_locals.get(k) for k in ('nonce', 'write', 'results'))
+        if nonce is not None:
+            for line in ('', '[]', '"x"', '{"defined": "ok"}', '{"test": "0", "status": []}', '{"test": 0}'):
+                write(results, (nonce + ' ' + line + '\\n').encode())
+        os._exit(0)
+        """),
+    # plants a module on every folder of its import path, for later programs (and the trainer) to import
+    "plant_module": _program(
+        """
+        import sys
+        planted = False
+        for folder in sys.path:
+            try:
+                with open(folder + '/@MARKER@.py', 'w') as out:
+                    out.write('planted = True')
+                planted = True
+            except OSError:
+                pass
+        def f(x):
+            return x + 1 if planted else 0
+        """,
+        needs="landlock",
+    ),
+    # reads the trainer's memory through /proc to find its secrets
+    "read_parent_memory": _program(
+        """
+        import os
+        found = False
+        for pid in (os.getppid(), 1):
+            try:
+                with open(f'/proc/{pid}/maps') as maps, open(f'/proc/{pid}/mem', 'rb') as mem:
+                    for line in maps:
+                        if 'rw-p' in line and '[heap]' in line:
+                            start, end = (int(a, 16) for a in line.split()[0].split('-'))
+                            mem.seek(start)
+                            found |= b'@SECRET@' in mem.read(min(end - start, 2**26))
+            except (OSError, ValueError, OverflowError):
+                pass
+        def f(x):
+            return x + 1 if found else 0
+        """,
+        needs="landlock",
+    ),
+    # connects to a Unix-domain socket the caller listens on (the file system is visible)
+    "unix_socket": _program(
+        """
+        import socket
+        reached = False
+        try:
+            client = socket.socket(socket.AF_UNIX)
+            client.connect('@UNIX_SOCKET@')
+            client.sendall(b'@MARKER@')
+            reached = True
+        except OSError:
+            pass
+        def f(x):
+            return x + 1 if reached else 0
+        """,
+        needs="filter",
+    ),
+    # a NaN passes a tolerance written as `not abs(a - b) > tol`
+    "nan_result": _program("""
+        def f(x):
+            return float('nan')
+        """),
 }
 
 ROBOT: dict[str, Hostile] = {
@@ -562,7 +675,7 @@ ROBOT: dict[str, Hostile] = {
             os.kill(os.getppid(), signal.SIGKILL)
             place("cup")
         """,
-        needs="bwrap",
+        needs="filter",
     ),
     # a thread that never ends, then a robot error: the process must not wait for the thread
     "robot_thread_left_behind": _program("""
@@ -593,4 +706,20 @@ ROBOT: dict[str, Hostile] = {
         """,
         gap="the harness and the program share an interpreter: the kit's classes can be patched",
     ),
+    # hands the reporting channel malformed results through the harness's frame
+    "robot_malformed_results": _program("""
+        import os, sys
+        def task_program():
+            frame = sys._getframe()
+            while frame and 'report' not in frame.f_locals:
+                frame = frame.f_back
+            if frame:
+                report = frame.f_locals['report']
+                for record in ([], 'x', {'failure': 3, 'trace': 'no', 'steps': 'x'}, {}):
+                    try:
+                        report(record)
+                    except Exception:
+                        pass
+            os._exit(0)
+        """),
 }

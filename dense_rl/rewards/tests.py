@@ -219,15 +219,24 @@ def _bound_names(tree: ast.AST) -> set[str]:
 class _Probes(ast.NodeTransformer):
     """Replaces each probe (a chain of calls/attributes/subscripts on a program name) by __values__[k]."""
 
-    def __init__(self, program_names: set[str], source: str):
-        self.program_names, self.source, self.found = program_names, source, []
+    def __init__(self, program_names: set[str], shadowed: frozenset[str]):
+        self.program_names, self.shadowed, self.found = program_names, shadowed, []
         self.scoped = 0  # inside a lambda or comprehension: a probe there would lose its variables
 
     def reaches_program(self, node: ast.AST) -> bool:
+        """`node` is a chain on a program name. A builtin the program redefines counts only where no other
+        program name is inside the chain: in `abs(f(-5))` the test means the builtin abs, applied to f."""
         root = node
         while isinstance(root, ast.Call | ast.Attribute | ast.Subscript):
             root = root.func if isinstance(root, ast.Call) else root.value
-        return isinstance(root, ast.Name) and root.id in self.program_names
+        if not (isinstance(root, ast.Name) and root.id in self.program_names):
+            return False
+        if root.id not in self.shadowed:
+            return True
+        if node is root:  # the bare name: the callee of a chain that was not a probe
+            return False
+        inner = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & self.program_names
+        return not (inner - self.shadowed)
 
     def visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, ast.expr) and self.reaches_program(node):
@@ -247,7 +256,7 @@ class _Probes(ast.NodeTransformer):
 def split_test(source: str, shadowed: frozenset[str] = frozenset()) -> SplitTest:
     """Split one test into what the sandbox evaluates and what the trainer compares (module docstring).
     `shadowed`: builtin names the program binds at its top level (a function called `filter`): those are
-    the program's too.
+    the program's too, unless applied to another name of the program (see _Probes.reaches_program).
 
     >>> split = split_test("import math; assert math.floor(f(0.5)) == 1")
     >>> split.setup, split.probes
@@ -266,7 +275,7 @@ def split_test(source: str, shadowed: frozenset[str] = frozenset()) -> SplitTest
         - _bound_names(tree)
         - (set(dir(builtins)) - shadowed)
     )
-    finder = _Probes(program_names, source)
+    finder = _Probes(program_names, shadowed & program_names)
     setup, judge = [], []
     for statement in tree.body:
         if isinstance(statement, ast.Assert):
