@@ -1,5 +1,10 @@
 """The sandbox contains what generated programs do wrong: each case is one misbehaviour and its status."""
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -172,3 +177,27 @@ def test_run_programs_keeps_order_and_pairs_stdin():
 def test_bad_arguments_raise(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.skipif(not sandbox._bwrap_works(), reason="bubblewrap not usable here")
+def test_a_checkout_and_interpreter_under_tmp_keep_bubblewrap(tmp_path):
+    # the kit copied under /tmp and run by a virtual environment under /tmp: a private /tmp must not hide
+    # them, so bubblewrap stays in use and the copy is what the program imports
+    checkout = Path(tempfile.mkdtemp(prefix="dense_rl_checkout_", dir="/tmp"))
+    try:
+        shutil.copytree(Path(sandbox.__file__).parent, checkout / "dense_rl")
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(checkout / "venv")], check=True)
+        script = (
+            f"import sys; sys.path.insert(0, {str(checkout)!r}); from dense_rl import sandbox; "
+            "r = sandbox.run_program('import dense_rl, sys; print(dense_rl.__file__, sys.prefix)'); "
+            "print(sandbox.bwrap_available(), r.status, r.stdout)"
+        )
+        env = {**os.environ, sandbox.MODE_ENV: "auto"}
+        out = subprocess.run(
+            [str(checkout / "venv/bin/python"), "-c", script], capture_output=True, text=True, env=env
+        )
+        assert out.stdout.split()[:3] == ["True", "ok", str(checkout / "dense_rl/__init__.py")], out.stderr[
+            -500:
+        ]
+    finally:
+        shutil.rmtree(checkout)
