@@ -15,7 +15,10 @@ help: ## list the targets
 sandbox-tools: ## install bubblewrap for the code sandbox (where apt and root exist; else rlimits only)
 	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
 	  && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
-	  || echo "bubblewrap not installed: the sandbox falls back to resource limits (see dense_rl/sandbox.py)"
+	  || echo "bubblewrap not installed: the sandbox uses its fallback mode (see dense_rl/sandbox.py)"
+	@[ ! -x $(PY) ] || $(PY) -c "from dense_rl import sandbox as s; print('sandbox mode:', \
+	  'bubblewrap' if s.bwrap_available() else 'fallback', '| seccomp filter:', bool(s.process_filter()), \
+	  '| Landlock ABI:', s.landlock_abi())"
 
 setup: .venv/.installed sandbox-tools ## create .venv from pyproject.toml + constraints.txt (idempotent)
 
