@@ -25,7 +25,6 @@ import papermill
 
 from dense_rl.config import preset_names
 from dense_rl.data import DataMissing, check_ready
-from dense_rl.evaluate import machine
 from dense_rl.paths import ROOT
 from dense_rl.report import update_readme
 
@@ -151,6 +150,8 @@ def reproduce(
     stages = plan(presets, notebooks_dir, out, overrides)
     # data and models of every stage that will run, before the first one (seconds, not an hour in)
     check_ready([row for row in stages if force or not finished(row[3], row[4])])
+    from dense_rl.evaluate import machine  # torch and friends: imported after the data pre-check
+
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
     if scale == "tiny":  # building the policy is part of the first run's time
         from dense_rl.tiny import TinySpec, cache_dir
