@@ -50,7 +50,8 @@ def load_policy(
     """(tokenizer, model) for a hub id, a local folder, or 'tiny' (the kit's own model, built on first use).
 
     `adapter`: a LoRA adapter folder (a training checkpoint's policy/) merged into the weights.
-    The tokenizer pads on the left, as batched generation needs; the model is in eval mode.
+    The tokenizer pads on the left, as batched generation needs; the model is in eval mode. Attention is
+    SDPA with a mask safe for left padding (dense_rl.attention) unless `attn_implementation` names another.
     """
     if name_or_path == TINY_MODEL:
         from dense_rl.tiny import tiny_policy_path
@@ -64,8 +65,10 @@ def load_policy(
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, torch_dtype=dtype, **attention)
+        attention = attn_implementation or PADDING_SAFE_SDPA
+        model = AutoModelForCausalLM.from_pretrained(
+            name_or_path, torch_dtype=dtype, attn_implementation=attention
+        )
     except OSError as err:  # the hub client raises OSError subclasses for offline / missing / unknown ids
         raise PolicyLoadError(
             f"could not load model {name_or_path!r}: it is not a local folder, not in the Hugging Face "
