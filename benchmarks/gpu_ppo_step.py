@@ -3,6 +3,13 @@
     python benchmarks/gpu_ppo_step.py --out results/gpu             # on a CUDA machine (no download)
     python benchmarks/gpu_ppo_step.py --shape tiny --steps 1        # the same code path on a CPU, in seconds
 
+Rollout paths, measured side by side in one run on the same models (--paths, each `--steps` steps; the first
+step of a path includes its warm-up, compilation included):
+- adapter: sampling through the LoRA adapter (the old path);
+- merged: from a merged copy of the weights refreshed each step (dense_rl.rollout);
+- merged+static: that, with a static KV cache and prompts padded to 64-token buckets, not compiled;
+- merged+static+compile: that, with the decoding step compiled (CUDA only; the training default there).
+
 What it runs: dense_rl.train's own pieces (build_models, collect_experience, ppo_update) with the paper-mbpp
 preset's hyper-parameters (LoRA r16 on all projections, batch 8 per GPU, mini-batch 4, 4 PPO epochs, 256
 response tokens, the four code rewards and the k3 KL), on a Qwen2ForCausalLM of the 1.5B model's shape (28
@@ -15,9 +22,10 @@ tokens (the worst case for generation) and has no code, so the rewards have noth
 is the kit's own byte-level BPE (2,048 tokens) trained here on the generated tasks; sampling is restricted to
 its ids so answers decode (the others' logits are overwritten); the model still computes all 151,936.
 
-Writes <out>/ppo_step.json: per step the seconds of rollout+scoring (generation, policy/reference/critic
-forward passes, rewards, GAE) and of the PPO update, response tokens per second over the step, and peak GPU
-memory; and the device, torch version and settings. Prints the same JSON as its last line.
+Writes <out>/ppo_step_paths.json: per path and step the seconds of generation, of rollout+scoring
+(generation, policy/reference/critic forward passes, rewards, GAE) and of the PPO update, response tokens per
+second of generation and over the step, and peak GPU memory; per path the last step's generation speed-up
+over the adapter path; and the device, torch version and settings. Prints the same JSON as its last line.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ import torch
 from accelerate import Accelerator
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
+from dense_rl.attention import PADDING_SAFE_SDPA
 from dense_rl.config import get_preset
+from dense_rl.rollout import Sampler, Speedups
 from dense_rl.seeding import seed_everything
 from dense_rl.tasks.sources import training_tasks
 from dense_rl.tiny import TinySpec, sft_corpus, train_tokenizer
@@ -71,7 +81,7 @@ def random_loader(shape: str, tokenizer, attn: str | None = None):
             rope_theta=1_000_000.0,
             rms_norm_eps=1e-6,
             tie_word_embeddings=True,
-            attn_implementation=attn or attn_implementation or "sdpa",
+            attn_implementation=attn or attn_implementation or PADDING_SAFE_SDPA,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
@@ -95,10 +105,14 @@ def main() -> None:
     parser.add_argument("--out", default="results/gpu")
     parser.add_argument(
         "--attn",
-        choices=("sdpa", "eager"),
+        choices=("sdpa", "eager", PADDING_SAFE_SDPA),
         help="attention (default: what dense_rl.train.build_models picks)",
     )
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"rollout paths, of {', '.join(PATHS)}")
     args = parser.parse_args()
+    paths = args.paths.split(",")
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"unknown rollout path(s) {sorted(unknown)}; choose from {', '.join(PATHS)}")
 
     cfg = get_preset("paper-mbpp")
     seed_everything(cfg.seed)
@@ -112,7 +126,7 @@ def main() -> None:
     policy, critic, optimizer = accelerator.prepare(policy, critic, optimizer)
     policy.eval()  # as dense_rl.train.train: no dropout while sampling and scoring the same tokens
     critic.eval()
-    tasks = training_tasks(get_preset("tiny-code"), cfg.batch_size * args.steps)  # generated prompts
+    tasks = training_tasks(get_preset("tiny-code"), cfg.batch_size * args.steps * len(paths))  # generated
 
     n_params = sum(p.numel() for p in accelerator.unwrap_model(policy).get_base_model().parameters())
     report = {
@@ -128,27 +142,72 @@ def main() -> None:
             k: getattr(cfg, k)
             for k in ("batch_size", "mini_batch_size", "ppo_epochs", "response_length", "lora_r")
         },
-        "steps": [],
+        "paths": {},
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for step in range(args.steps):
-        batch = tasks[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-        row = timed_step(cfg, tokenizer, policy, critic, optimizer, accelerator, batch)
-        report["steps"].append({"step": step + 1, **row})
-        (out / "ppo_step.json").write_text(json.dumps(report, indent=2) + "\n")  # kept if a later step fails
-        print(json.dumps(report["steps"][-1]), flush=True)
-        if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
-            raise SystemExit(f"step {step + 1} gave a non-finite loss or statistic: {row}")
+    unwrapped = accelerator.unwrap_model(policy)
+    for n, path in enumerate(paths):
+        if "compile" in path and not torch.cuda.is_available():
+            report["paths"][path] = "skipped: generate compiles the decoding step on CUDA only"
+            continue
+        sampler = Sampler(unwrapped, PATHS[path])
+        if sampler.model is not unwrapped:  # the merged copy needs the same restriction to the small vocab
+            sampler.model.lm_head.register_forward_hook(_mask_unknown_ids(len(tokenizer)))
+        steps = report["paths"][path] = []
+        for step in range(args.steps):
+            first = (n * args.steps + step) * cfg.batch_size
+            batch = tasks[first : first + cfg.batch_size]
+            row = timed_step(cfg, tokenizer, policy, critic, optimizer, accelerator, batch, sampler)
+            steps.append({"step": step + 1, **row})
+            (out / "ppo_step_paths.json").write_text(json.dumps(report, indent=2) + "\n")  # kept on failure
+            print(json.dumps({path: steps[-1]}), flush=True)
+            if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
+                raise SystemExit(f"{path} step {step + 1} gave a non-finite loss or statistic: {row}")
+        del sampler
+    report["generation_speedup_vs_adapter"] = speedups(report["paths"])
+    (out / "ppo_step_paths.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
 
 
-def timed_step(cfg, tokenizer, policy, critic, optimizer, accelerator, batch) -> dict:
+PATHS = {
+    "adapter": Speedups(merge_lora=False),
+    "merged": Speedups(merge_lora=True),
+    "merged+static": Speedups(merge_lora=True, static_cache=True, prompt_bucket=64),
+    "merged+static+compile": Speedups(merge_lora=True, static_cache=True, compile=True, prompt_bucket=64),
+}
+
+
+def speedups(paths: dict) -> dict:
+    """Each path's generation tokens/s at its last step, over the adapter path's."""
+    last = {k: v[-1]["generation_tokens_per_second"] for k, v in paths.items() if isinstance(v, list) and v}
+    if "adapter" not in last:
+        return {}
+    return {k: round(v / last["adapter"], 2) for k, v in last.items()}
+
+
+class _TimedSampler:
+    """A Sampler whose sample() is timed (GPU synchronised), for collect_experience."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler, self.seconds = sampler, 0.0
+
+    def sample(self, *args, **kwargs):
+        _sync()
+        t0 = time.perf_counter()
+        out = self.sampler.sample(*args, **kwargs)
+        _sync()
+        self.seconds = time.perf_counter() - t0
+        return out
+
+
+def timed_step(cfg, tokenizer, policy, critic, optimizer, accelerator, batch, sampler) -> dict:
     """One PPO step, timed in its two halves, with the update's mean statistics and the peak GPU memory."""
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    timed = _TimedSampler(sampler)
     t0 = time.perf_counter()
-    exp = collect_experience(cfg, tokenizer, policy, critic, accelerator, batch)
+    exp = collect_experience(cfg, tokenizer, policy, critic, accelerator, batch, timed)
     _sync()
     t1 = time.perf_counter()
     stats = ppo_update(cfg, policy, critic, optimizer, accelerator, exp)
@@ -156,6 +215,8 @@ def timed_step(cfg, tokenizer, policy, critic, optimizer, accelerator, batch) ->
     t2 = time.perf_counter()
     tokens = int(exp.batch.response_mask.sum())
     return {
+        "generation_seconds": round(timed.seconds, 3),
+        "generation_tokens_per_second": round(tokens / timed.seconds, 1),
         "rollout_and_scoring_seconds": round(t1 - t0, 3),
         "reward_seconds": round(exp.reward_seconds, 3),
         "update_seconds": round(t2 - t1, 3),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -34,10 +35,12 @@ PAPER_SUBSET = 5000
 
 def training_tasks(cfg, n: int) -> list[CodeTask] | list[RobotTask]:
     """`n` training prompts for the preset (cycled when the source has fewer)."""
+    # a local copy named by the environment stands in for the hub id (benchmarks/paper_dryrun.py)
     if cfg.preset == "paper-mbpp":
-        pool = opencodeinstruct_tasks(cfg.train_data or OPENCODEINSTRUCT, cfg.seed)
-    elif cfg.preset == "paper-robo" and cfg.train_data:
-        pool = roboinstruct_tasks(cfg.train_data, cfg.seed)
+        source = cfg.train_data or os.environ.get("DENSE_RL_OPENCODEINSTRUCT") or OPENCODEINSTRUCT
+        pool = opencodeinstruct_tasks(source, cfg.seed)
+    elif cfg.preset == "paper-robo" and (cfg.train_data or os.environ.get("DENSE_RL_ROBOINSTRUCT")):
+        pool = roboinstruct_tasks(cfg.train_data or os.environ["DENSE_RL_ROBOINSTRUCT"], cfg.seed)
     elif cfg.domain == "robot":
         return generate_robot_tasks(n, "train", RL_SEED_OFFSET + cfg.seed)
     else:
