@@ -12,6 +12,7 @@ clear error that says what to do instead of a stack trace from deep inside the h
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dense_rl.config import TINY_MODEL
 from dense_rl.progress import progress as progress_bar
+
+if not torch.cuda.is_available():  # DeepSpeed, imported lazily by transformers, warns that it found no GPU
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
 def load_run_policy(run_dir: str | Path):
