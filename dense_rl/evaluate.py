@@ -312,15 +312,20 @@ def robot_metrics(records: list[dict]) -> dict:
 
 def write_robot_summary(run_dirs: dict[str, str | Path], out: str | Path) -> dict:
     """results/<scale>/robot_summary.json: per arm (preset -> its run folder), base and final held-out robot
-    metrics, minutes, steps and seed, read from each run's summary.json."""
+    metrics (summary.json), steps and training minutes (metrics.csv's last row), and seed."""
+    import csv
+
     arms = {}
     for arm, folder in run_dirs.items():
         s = json.loads((project_path(folder) / "summary.json").read_text())
+        with open(project_path(folder) / "metrics.csv", newline="") as f:
+            last = list(csv.DictReader(f))[-1]
         arms[arm] = {
             "run": Path(folder).name,
             "seed": s["seed"],
-            "steps": s["steps"],
-            "minutes": s["minutes"],
+            "steps": int(last["step"]),
+            # training time up to the last logged step (a resumed run's summary.json counts only its own part)
+            "minutes": round(float(last["seconds"]) / 60, 2),
             "base": s["base_robot"],
             "final": s["final_robot"],
             "task_success_gain": round(s["final_robot"]["task_success"] - s["base_robot"]["task_success"], 4),
