@@ -1,7 +1,8 @@
 """Tables: pure functions of the files runs leave under results/ (summary.json, base_policy.json, ...).
 
 from dense_rl.report import ablation_table
-runs = {"dense": ["results/tiny/tiny-code-dense-s0"], "sparse": ["results/tiny/tiny-code-sparse-s0"]}
+runs = {"dense": ["results/tiny/tiny-code-dense-s0-d9146787"],
+        "sparse": ["results/tiny/tiny-code-sparse-s0-94e071fa"]}   # folders named by dense_rl.train.run_name
 print(ablation_table(runs))
 """
 

@@ -35,7 +35,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -244,10 +244,33 @@ def append_metrics(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def run_finished(run_dir: Path) -> bool:
+# Config fields that never change what a run produces: the preset's label (the prefix of the name shows it)
+# and how often checkpoints are written. Every other field, and the held-out task count, keys the run.
+NOT_IN_KEY = ("preset", "checkpoint_every")
+
+
+def run_key(cfg: Config, eval_tasks: int = 500) -> str:
+    """8 hex digits hashing every setting that changes a run's results (all config fields but NOT_IN_KEY,
+    and eval_tasks): a run with any of them changed (steps, seed, mode, weights, lr...) gets another folder.
+
+    Not in the key: the weights behind cfg.model (for the kit's "tiny" model, the build in cache/)."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_KEY} | {"eval_tasks": eval_tasks}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def run_name(cfg: Config, eval_tasks: int = 500) -> str:
+    """A run's folder name: '<preset>-<mode>-s<seed>-<run_key>', e.g. 'tiny-code-dense-s0-3f9a0c1e'."""
+    return f"{cfg.preset}-{cfg.reward_mode}-s{cfg.seed}-{run_key(cfg, eval_tasks)}"
+
+
+def run_finished(run_dir: Path, cfg: Config | None = None) -> bool:
     """Did a run here finish on this machine? Its summary and its final policy (checkpoints are not committed,
-    so results from elsewhere, e.g. a fresh clone's results/, count as unfinished and are trained again)."""
-    return (run_dir / "summary.json").exists() and (run_dir / "checkpoints" / "latest").exists()
+    so results from elsewhere, e.g. a fresh clone's results/, count as unfinished and are trained again).
+    With `cfg`, the run must also have been made with exactly these settings (its config.json)."""
+    done = (run_dir / "summary.json").exists() and (run_dir / "checkpoints" / "latest").exists()
+    if done and cfg is not None:
+        return json.loads((run_dir / "config.json").read_text()) == json.loads(json.dumps(asdict(cfg)))
+    return done
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
@@ -563,7 +586,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--model", help="hub id or local path; overrides the preset's model")
     parser.add_argument("--steps", type=int, help="override total_steps")
-    parser.add_argument("--run-name", help="folder under results/<scale>/ (default: <preset>-<mode>-s<seed>)")
+    parser.add_argument(
+        "--run-name", help="folder under results/<scale>/ (default: <preset>-<mode>-s<seed>-<settings key>)"
+    )
     parser.add_argument(
         "--eval-tasks", type=int, default=500, help="held-out tasks evaluated before and after"
     )
@@ -580,9 +605,9 @@ def main(argv: list[str] | None = None) -> None:
         if v is not None
     }
     cfg = get_preset(args.preset, **overrides)
-    run_name = args.run_name or f"{cfg.preset}-{cfg.reward_mode}-s{cfg.seed}"
+    name = args.run_name or run_name(cfg, args.eval_tasks)
     summary = train(
-        cfg, project_path(f"results/{cfg.scale}/{run_name}"), resume=args.resume, eval_tasks=args.eval_tasks
+        cfg, project_path(f"results/{cfg.scale}/{name}"), resume=args.resume, eval_tasks=args.eval_tasks
     )
     print(json.dumps(summary))
 
