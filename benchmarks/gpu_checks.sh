@@ -15,9 +15,20 @@
 # Environment: PY (python with the kit importable; default .venv/bin/python if present, else python3),
 # WORK (scratch folder; default a new temporary one), OUT (where results and logs go).
 # Departs from a real run: random weights (see each script's docstring); no hub, no downloads.
+#
+# The GPU machine is bare and offline, with transformers 5.x: carry the kit's pins as Python 3.12 x86-64
+# wheels in scratch/gpu_carry/wheels/ and the benchmark data (../shared/data does not travel) in
+# scratch/gpu_carry/data/ (scratch/ is git-ignored; name scratch/gpu_carry in the device call's carry). The
+# script installs those wheels (--no-deps) and points DENSE_RL_DATA at the data before anything else.
 set -u -o pipefail
 MODE=gpu
 [ "${1:-}" = "--cpu" ] && MODE=cpu
+CARRY=scratch/gpu_carry
+if [ "$MODE" = gpu ] && [ -d "$CARRY/wheels" ]; then  # the bare GPU machine: the kit's pins, offline
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation "$CARRY"/wheels/* \
+    || echo "installing the carried wheels failed"
+  export DENSE_RL_DATA=$PWD/$CARRY/data PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
 PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 WORK=${WORK:-$(mktemp -d /tmp/dense_rl_gpu_checks.XXXX)}
 if [ "$MODE" = gpu ]; then OUT_DIR=${OUT:-results/gpu}; else OUT_DIR=${OUT:-$WORK/out}; fi
