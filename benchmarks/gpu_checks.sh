@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Every GPU check of the kit in one run (about 9 minutes on one H100/H200), or the same steps on a CPU with
-# small shapes to prove the script works before GPU time is spent on it.
+# Every GPU check of the kit, or the same steps on a CPU with small shapes to prove the script works before
+# GPU time is spent on it. A device command may run 10 minutes, so the GPU run is two commands, back to back:
 #
-#   bash benchmarks/gpu_checks.sh            # CUDA machine: everything goes to $OUT (else results/gpu)
-#   bash benchmarks/gpu_checks.sh --cpu      # CPU: small shapes, 1-2 steps, output to $OUT or /tmp
+#   bash benchmarks/gpu_checks.sh            # CUDA: steps 1-4, at most 7 minutes; output to $OUT or results/gpu
+#   bash benchmarks/gpu_checks.sh --dryrun   # CUDA: step 5, at most 9 minutes
+#   bash benchmarks/gpu_checks.sh --cpu      # CPU: steps 1-5 with small shapes, 1-2 steps; output to $OUT or /tmp
 #
-# Steps, in order of importance (each has its own time limit; a failing step is recorded and the next runs):
+# Writes gpu_checks.log / gpu_dryrun.log (every step's output), gpu_*_summary.txt (status, seconds per step),
+# sdpa_nan.json, ppo_step_paths.json, deepspeed_metrics.csv and paper_dryrun.json.
+#
+# Steps, in order of importance (each has its own time limit; a failing step is recorded, the next runs):
 #   1. tests/test_gpu.py: finite bf16 logits, loss and gradients on a left-padded batch with the training
 #      attention; merged-copy logits; compiled static-cache greedy tokens without recompiling
 #   2. benchmarks/sdpa_nan.py: which SDPA kernel gives NaN with transformers' mask and with the kit's
@@ -22,7 +26,9 @@
 # script installs those wheels (--no-deps) and points DENSE_RL_DATA at the data before anything else.
 set -u -o pipefail
 MODE=gpu
-[ "${1:-}" = "--cpu" ] && MODE=cpu
+ONLY="1 2 3 4"
+[ "${1:-}" = "--cpu" ] && MODE=cpu && ONLY="1 2 3 4 5"
+[ "${1:-}" = "--dryrun" ] && ONLY=5
 CARRY=scratch/gpu_carry
 if [ "$MODE" = gpu ] && [ -d "$CARRY/wheels" ]; then  # the bare GPU machine: the kit's pins, offline
   python3 -m pip install -q --no-index --no-deps --no-build-isolation "$CARRY"/wheels/* \
@@ -34,26 +40,29 @@ WORK=${WORK:-$(mktemp -d /tmp/dense_rl_gpu_checks.XXXX)}
 if [ "$MODE" = gpu ]; then OUT_DIR=${OUT:-results/gpu}; else OUT_DIR=${OUT:-$WORK/out}; fi
 mkdir -p "$OUT_DIR" "$WORK"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-SUMMARY="$OUT_DIR/gpu_checks_summary.txt"
+TAG=$([ "$ONLY" = 5 ] && echo dryrun || echo checks)
+SUMMARY="$OUT_DIR/gpu_${TAG}_summary.txt"
 : >"$SUMMARY"
 
 if [ "$MODE" = gpu ]; then  # shapes, steps and time limits (seconds) per step
-  SHAPE_STEP=1.5b; SHAPE_NAN=1.5b; SHAPE_DRY=1.5b; STEPS=2; T1=150; T2=60; T3=240; T4=150; T5=330
+  SHAPE_STEP=1.5b; SHAPE_NAN=1.5b; SHAPE_DRY=1.5b; STEPS=2; T1=100; T2=40; T3=200; T4=90; T5=540
   PATHS=adapter,merged,merged+static+compile
 else
   SHAPE_STEP=tiny; SHAPE_NAN=tiny; SHAPE_DRY=small; STEPS=1; T1=900; T2=300; T3=900; T4=900; T5=3000
   PATHS=adapter,merged,merged+static
 fi
 
-step() {  # step NAME LIMIT COMMAND...: run with a time limit, log to $OUT_DIR/NAME.log, record the outcome
+LOG="$OUT_DIR/gpu_${TAG}.log"  # one log for all steps: the device call returns at most 8 files
+: >"$LOG"
+step() {  # step NAME LIMIT COMMAND...: run with a time limit, append to $LOG, record the outcome
   local name=$1 limit=$2
   shift 2
+  [[ " $ONLY " == *" ${name%%_*} "* ]] || return 0
   local t0=$SECONDS
-  echo "== $name (limit ${limit}s): $*"
-  timeout "$limit" "$@" >"$OUT_DIR/$name.log" 2>&1
+  echo "== $name (limit ${limit}s): $*" | tee -a "$LOG"
+  timeout "$limit" "$@" >>"$LOG" 2>&1
   local rc=$?
-  echo "$name rc=$rc seconds=$((SECONDS - t0))" | tee -a "$SUMMARY"
-  tail -n 5 "$OUT_DIR/$name.log"
+  echo "$name rc=$rc seconds=$((SECONDS - t0))" | tee -a "$SUMMARY" "$LOG"
 }
 
 step 1_test_gpu "$T1" "$PY" -m pytest tests/test_gpu.py -q -rs -p no:cacheprovider
@@ -62,10 +71,10 @@ step 3_ppo_step "$T3" "$PY" benchmarks/gpu_ppo_step.py --shape "$SHAPE_STEP" --s
   --paths "$PATHS" --out "$OUT_DIR"
 
 # 4. DeepSpeed: the model and training file the dry run builds, two PPO steps, no held-out evaluation
-eval "$("$PY" benchmarks/paper_dryrun.py --shape "$SHAPE_DRY" --work "$WORK" --prepare-only)"
+[[ " $ONLY " == *" 4 "* ]] && eval "$("$PY" benchmarks/paper_dryrun.py --shape "$SHAPE_DRY" --work "$WORK" --prepare-only)"
 ACCELERATE=("$PY" -m accelerate.commands.launch --config_file configs/deepspeed_zero2_1proc.yaml)
 [ "$MODE" = cpu ] && ACCELERATE+=(--cpu)
-step 4_deepspeed "$T4" "${ACCELERATE[@]}" -m dense_rl.train --preset paper-mbpp --model "$DRYRUN_MODEL" \
+step 4_deepspeed "$T4" "${ACCELERATE[@]}" -m dense_rl.train --preset paper-mbpp --model "${DRYRUN_MODEL:-}" \
   --steps 2 --eval-tasks 0 --run-name "deepspeed-check-$MODE"
 for run in results/paper-mbpp/deepspeed-check-"$MODE"*; do  # keep its metrics, not the run in results/
   [ -d "$run" ] && cp "$run/metrics.csv" "$OUT_DIR/deepspeed_metrics.csv" 2>/dev/null; rm -rf "$run"
