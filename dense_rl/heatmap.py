@@ -139,7 +139,7 @@ def token_heatmaps(panels: Sequence[Panel], *, out_png: str | Path | None = None
     title_h, bar_w = 0.35, 1.3  # inches: a panel's title line; the colour bar and its labels
     heights = [lines * 2.2 * unit + title_h for _, _, lines, _ in laid_out]
     longest_title = max((len(title) for title, *_ in laid_out), default=0)
-    text_w = max(width * unit, 4.0, 0.085 * longest_title)  # room for the longest title at 10 pt
+    text_w = max(width * unit, 4.0, 0.1 * longest_title)  # room for the longest title at 10 pt
     fig_w, fig_h = text_w + bar_w + 0.2, max(sum(heights) + 0.2, 2.0)  # room for the colour bar
     fig = Figure(figsize=(fig_w, fig_h))
     cmap = LinearSegmentedColormap.from_list("reward", CMAP)
