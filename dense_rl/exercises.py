@@ -291,7 +291,7 @@ def stale_student_versions(folder: Path = EXERCISES) -> list[str]:
     for path in instructor_notebooks(folder):
         fresh = student_notebook(nbformat.read(path, as_version=4), path.name)
         target = folder / "student" / path.name
-        if not target.exists() or nbformat.writes(fresh) != target.read_text():
+        if not target.exists() or nbformat.writes(fresh).rstrip() != target.read_text().rstrip():
             stale.append(path.name)
     return stale
 
