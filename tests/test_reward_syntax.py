@@ -15,20 +15,25 @@ def fenced(code: str) -> str:
 
 
 INVALID = [
-    # a doubled operator: the second "=" is where parsing fails
+    # the first token after which no completion of the code is valid Python is flagged:
+    # a doubled operator: the second "="
     ("x = = 1", "= 1"),
-    # a missing colon after the def header: flagged at the newline that came too early
+    # a missing colon after the def header: the newline that came too early
     ("def f(x)\n    return x", "\n    return"),
-    # two expressions without an operator or comma (Python points at the first of them)
-    ("print(a b)", "a b)"),
-    # a keyword used as a name
-    ("def class(x):\n    return x", "class(x)"),
-    # an unterminated single-quoted string: Python reports its opening quote
-    ("s = 'abc\ny = 1", "'abc"),
+    # two expressions without an operator or comma: the second one (Python itself points at the first)
+    ("print(a b)", "b)"),
+    # a keyword used as a name: `def clas` could still be a name, `def class` cannot
+    ("def class(x):\n    return x", "s(x)"),
+    # an unterminated single-quoted string: the newline that ends its line (the quote itself was fine)
+    ("s = 'abc\ny = 1", "\ny = 1"),
     # a stray closing bracket
     ("x = 1]", "]"),
     # a dedent to a level that never existed: the indentation itself is flagged
     ("def f(x):\n    if x:\n        return 1\n      return 2", "      return 2"),
+    # a parser error before a tokenizer error further down: the earlier one (CPython reports the later)
+    ("def g():\n    x = a b\n    y = 1\n    return 'oops", "b\n    y"),
+    # ending inside a word that a keyword continues (`1 i` -> `1 if`) is no error; the newline after it is
+    ("x = 1 i\ny = 2", "\ny = 2"),
 ]
 
 

@@ -8,9 +8,13 @@ The paper runs SynCode's incremental Python grammar over the generated tokens: e
 program a valid prefix earns +1, the token that breaks it earns -1. Here, in numbered steps:
 1. Take the code region of the response (the fenced block, else the function; dense_rl.spans).
 2. Ask Python itself: `compile()` the code once (it parses; nothing runs). Accepted code is never penalised.
-3. Rejected code: the SyntaxError's line and column give the character where Python gave up. When Python
-   only ran out of input (an open bracket, block or triple-quoted string at the end: a truncated answer),
-   the failing character is the end of the code, so the last code token is flagged.
+3. Rejected code: the flagged character is the last one of the shortest prefix that no completion can make
+   valid Python (`first_impossible_offset`: a binary search over prefixes with `viable_prefix`, which asks
+   CPython's parser in its "incomplete input" mode, after a few short endings, closing an open string, or
+   finishing a word into a keyword). So an early parser error is found even where CPython reports a
+   tokenizer error further down, and an opening quote or bracket is not blamed for what breaks later.
+   When every prefix is viable (an open bracket, block or string at the end: a truncated answer), the
+   last code token is flagged. benchmarks/syntax_attribution.py measures how often this is the reference.
 4. That character maps to the token that wrote it (the emitted token, not a re-tokenisation).
 5. Scheme "signed" (the paper): +1 on every code token before the offending one, -1 on it. Scheme "penalty":
    only the -1. Tokens after the offending token get 0 in both: once the program is broken, a parser has
@@ -30,9 +34,8 @@ Where this departs from the paper, and why:
   the answer ended where the program could not.
 - A dedent to an indentation level that never existed is flagged on the line's indentation (Python
   reports the end of that line).
-- Where Python reports an error at the token that opened a construct (an unterminated single-quoted string
-  is reported at its opening quote), that token is flagged, not the later one at which no completion
-  remains possible.
+- Viability is judged by CPython's parser plus a fixed set of completions, not a grammar: a prefix that
+  needs an unusual completion (an f-string open at a brace) can be flagged early.
 
 What this covers: anything CPython's parser rejects, including errors its grammar checks after parsing
 (`1 = x`, `return` outside a function). What it does not: names, types, runtime errors (lint and tests).
@@ -47,7 +50,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import keyword
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +100,109 @@ def python_verdict(code: str) -> SyntaxVerdict:
     if error is None:
         return SyntaxVerdict(True)
     if isinstance(error, SyntaxError):
-        incomplete_error = _compile_error(code, PYCF_DONT_IMPLY_DEDENT | PYCF_ALLOW_INCOMPLETE_INPUT)
-        incomplete = isinstance(incomplete_error, SyntaxError) and incomplete_error.msg == "incomplete input"
-        offset = len(code) if incomplete else _char_offset(code, error)
+        incomplete = viable_prefix(code)
+        offset = len(code) if incomplete else first_impossible_offset(code)
         return SyntaxVerdict(False, offset, incomplete, error.msg)
     if isinstance(error, ValueError):  # "source code string cannot contain null bytes"
         return SyntaxVerdict(False, code.index("\0") if "\0" in code else 0, False, str(error))
     return SyntaxVerdict(False, len(code), False, f"{type(error).__name__}: the parser gave up")
+
+
+_INCOMPLETE = PYCF_DONT_IMPLY_DEDENT | PYCF_ALLOW_INCOMPLETE_INPUT
+_UNFINISHED_STRING = (
+    "unterminated string literal",
+    "unterminated triple-quoted string",
+    "unterminated f-string",
+)
+_KEYWORDS = tuple(keyword.kwlist + keyword.softkwlist)
+# What may follow a prefix that CPython calls an error only because it ends too early (`x =`, `x.`, `f(a,`,
+# `lambda`, `from a`): if one of these makes it compile or "incomplete input", the prefix is viable.
+_ENDINGS = (
+    "0",
+    " 0",
+    "a",
+    "(",
+    ")",
+    "]",
+    "}",
+    ":",
+    ": 0",
+    " in a",
+    " else 0",
+    " import a",
+    " a:",
+    "()",
+    "=0",
+)
+_ENDINGS += (" a(", " a in a:", " a import a")  # def / class, for, from
+_WORD_END = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$|[0-9][0-9A-Za-z_.]*$")
+
+
+def viable_prefix(prefix: str) -> bool:
+    """Whether some completion of `prefix` could still be valid Python (CPython's parser decides):
+    it compiles, or compiling it as unfinished input says only "incomplete input" (also after one of a few
+    short endings, _ENDINGS), or it ends inside a string that closing leaves viable, or inside a word
+    or number that some continuation makes viable (`1 i`
+    -> `1 if`, `x = 0x` -> `0x1`)."""
+    error = _compile_error(prefix, _INCOMPLETE)
+    if error is None or (isinstance(error, SyntaxError) and error.msg == "incomplete input"):
+        return True
+    if any(_viable_simple(prefix + ending) for ending in _ENDINGS):
+        return True
+    if not isinstance(error, SyntaxError):
+        return False
+    last_line = prefix.count("\n") + 1
+    if error.msg.startswith(_UNFINISHED_STRING):
+        return _viable_closed(prefix, error, last_line)
+    word = _WORD_END.search(prefix)
+    if word is None or (error.lineno or 0) < last_line:
+        return False
+    text = word.group()
+    rests = [kw[len(text) :] + " " for kw in _KEYWORDS if kw.startswith(text) and kw != text]
+    endings = [rest + operand for rest in rests for operand in ("", "a", "a else a", "a:")]
+    endings += ["1", "0", "x1", "j"] if text[0].isdigit() else []
+    return any(_viable_simple(prefix + ending) for ending in endings)
+
+
+def _viable_closed(prefix: str, error: SyntaxError, last_line: int) -> bool:
+    """A prefix that ends inside a string: viable if closing the string there leaves a viable prefix (a
+    single-quoted one must still be on its last line)."""
+    triple = "triple" in error.msg
+    if not triple and (error.lineno or 0) != last_line:
+        return False
+    starts = line_starts(prefix)
+    position = starts[min(error.lineno or 1, len(starts)) - 1] + max((error.offset or 1) - 1, 0)
+    while position < len(prefix) and prefix[position].isalpha():  # f"", rb''
+        position += 1
+    quote = prefix[position : position + (3 if triple else 1)]
+    if not quote or quote[0] not in "'\"":
+        return False
+    body = prefix[position + len(quote) :]
+    return viable_prefix(prefix + ("x" if body.endswith("\\") else "") + quote)
+
+
+def _viable_simple(prefix: str) -> bool:
+    error = _compile_error(prefix, _INCOMPLETE)
+    return error is None or (isinstance(error, SyntaxError) and error.msg == "incomplete input")
+
+
+def first_impossible_offset(code: str) -> int:
+    """Offset of the character after which no completion of the code can be valid Python: the last
+    character of the shortest prefix that is not viable_prefix (binary search: a prefix that cannot be
+    completed stays so when it grows). len(code) when every prefix is viable (the code is incomplete)."""
+    low, high = 0, len(code)  # code[:low] is viable; code[:high] is not (or high == len(code))
+    if viable_prefix(code):
+        return len(code)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if viable_prefix(code[:middle]):
+            low = middle
+        else:
+            high = middle
+    error = _compile_error(code[:high], _INCOMPLETE)
+    if isinstance(error, SyntaxError) and error.msg.startswith("unindent does not match"):
+        return code.rfind("\n", 0, high - 1) + 1  # a dedent to no known level: the line's indentation
+    return high - 1
 
 
 def _compile_error(code: str, flags: int) -> Exception | None:
