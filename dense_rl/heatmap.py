@@ -164,7 +164,7 @@ def token_heatmaps(panels: Sequence[Panel], *, out_png: str | Path | None = None
         ax.set_xlim(0, width)
         ax.set_ylim(-lines, 0)
         ax.axis("off")
-        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_title(title, loc="left", fontsize=10, parse_math=False)
         top -= h
     bar = fig.add_axes(
         ((fig_w - bar_w + 0.25) / fig_w, 0.15 / fig_h, 0.15 / fig_w, min(2.5, fig_h - 0.4) / fig_h)
