@@ -41,7 +41,21 @@ lint: setup ## ruff format check + lint of the kit's own code
 	.venv/bin/ruff format --check dense_rl tests benchmarks
 	.venv/bin/ruff check dense_rl tests benchmarks
 
+lab: setup ## register the kit's kernel (dense-rl) and open JupyterLab on notebooks/
+	$(PY) -m ipykernel install --user --name dense-rl --display-name "Python (dense-rl)"
+	.venv/bin/jupyter lab --notebook-dir=notebooks
+
+exercises: setup ## write the student versions of notebooks/exercises/ (solutions out, hidden checks out)
+	$(PY) -m dense_rl.exercises --generate
+
+exercises-check: setup ## run every exercise: solutions pass, student cells raise, wrong solutions rejected
+	$(PY) -m dense_rl.exercises --check
+
+book: setup ## HTML site of the executed notebooks (results/tiny/notebooks), offline, in scratch/book/
+	$(PY) -m dense_rl.book
+
 clean-notebooks: setup ## strip outputs from notebooks/ (executed copies live under results/)
 	$(PY) -m dense_rl.reproduce --strip notebooks
 
-.PHONY: help setup sandbox-tools test reproduce ablation data tiny lint clean-notebooks
+.PHONY: help setup sandbox-tools test reproduce ablation data tiny lint clean-notebooks lab exercises \
+	exercises-check book
