@@ -41,6 +41,7 @@ from dense_rl.robot.robosim import success_fraction
 from dense_rl.robot.sandboxed import run_robosim
 from dense_rl.sandbox import Limits, import_path, landlock_abi, process_filter, run_program
 from dense_rl.tasks.code_tasks import assert_line
+from dense_rl.tasks.robot_tasks import generate_robot_tasks
 from dense_rl.tasks.types import CodeTask
 from dense_rl.train import reward_components
 
@@ -218,7 +219,8 @@ def test_hostile_response_through_a_training_step_reward(preset, name, world):
     program = {**CODE, **ROBOT}.get(name)
     text = f"Here it is.\n```python\n{program.source}```\n" if program else NO_CODE[preset]
     batch = batch_of(text)
-    parts = reward_components(cfg, batch, [TASK])
+    task = TASK if cfg.domain == "code" else generate_robot_tasks(1, "heldout", 0)[0]
+    parts = reward_components(cfg, batch, [task])
     weights = {k: v for k, v in config_weights(cfg).items() if k in parts}
     total = combine(parts, weights, mask=batch.response_mask, kl_coef=cfg.kl_coef, mode=cfg.reward_mode)
     assert torch.isfinite(total.per_token).all() and all(map(math.isfinite, total.summary["reward_total"]))

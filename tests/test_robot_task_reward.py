@@ -149,3 +149,11 @@ def test_heldout_metrics_of_hand_made_answers():
     assert metrics["task_success"] == 0.25 and metrics["error_free"] == 0.75
     assert metrics["distinct_programs"] == 2  # the two trivial answers are one program
     assert metrics["api_calls_per_program"] == (4 + 1 + 1 + 0) / 4  # get_current_location, go_to, say, go_to
+
+
+def test_a_task_without_checks_gets_no_task_reward():
+    # a Robo-Instruct row (or any task not from the kit's templates) has nothing to check: zero, not -1
+    batch = batch_of(fenced('go_to("kitchen")\nsay("hi")'))
+    row = RobotTask("robo-instruct/0", "Go to the kitchen and say hi.", "", "robo-instruct")
+    out = task_reward(batch, [row], n_runs=1)
+    assert out.per_token.abs().sum() == 0 and out.summary["task_success"] == [0.0]

@@ -77,6 +77,7 @@ def task_reward(batch, tasks: Sequence, n_runs: int = 5, seed: int = 0, workers:
     from dense_rl.batch import RewardOutput
     from dense_rl.robot.reward import _line_tokens, dense_rewards, run_responses
     from dense_rl.spans import tokens_in_span
+    from dense_rl.tasks.robot_tasks import has_checks
 
     if len(tasks) != len(batch.responses):
         raise ValueError(
@@ -87,6 +88,10 @@ def task_reward(batch, tasks: Sequence, n_runs: int = 5, seed: int = 0, workers:
     per_token = torch.zeros(batch.response_mask.shape, dtype=torch.float32)
     summary: dict[str, list[float]] = {"task_success": [], "task_checks": []}
     for i, (text, spans) in enumerate(zip(batch.responses, batch.token_spans, strict=True)):
+        if not has_checks(tasks[i]):  # e.g. a Robo-Instruct row: no checks, so this reward has nothing to say
+            summary["task_success"].append(0.0)
+            summary["task_checks"].append(0.0)
+            continue
         region = program_region(text)
         per_world = check_runs(tasks[i], runs[i], seed) if i in runs else []
         checks = [c for world in per_world for c in world]

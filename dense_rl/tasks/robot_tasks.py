@@ -703,6 +703,11 @@ TEMPLATES: tuple[Template, ...] = (
 _BY_NAME = {t.name: t for t in TEMPLATES}
 
 
+def has_checks(task) -> bool:
+    """Does `task` come from one of the kit's templates (so its success can be checked)?"""
+    return getattr(task, "template", "") in _BY_NAME
+
+
 def template_named(name: str) -> Template:
     if name not in _BY_NAME:
         raise ValueError(f"unknown robot task template {name!r}; known: {', '.join(_BY_NAME)}")
