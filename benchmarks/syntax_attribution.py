@@ -11,16 +11,18 @@ compile() rejects are kept. Tokens: a stand-in for a model's tokens, each word, 
 single other character (the reward maps characters to whatever tokens wrote them).
 
 The reference (first impossible token): scanning token prefixes from the start, the first token whose
-prefix has no valid completion. A prefix counts as completable when CPython's parser (compile with
-PYCF_ALLOW_INCOMPLETE_INPUT, nothing runs) accepts it or says only "incomplete input", after appending
-nothing, one of a few short endings (an operand, a colon, a closing bracket), the brackets still open in the
-prefix closed in order followed by a newline and `pass`, or, inside a string, its closing quote
-(dense_rl.rewards.syntax.viable_prefix plus the bracket closings). This is a per-token linear scan, not the
-reward's binary search, and it tries more completions, so the two can disagree.
+prefix has no valid completion (`reference_viable`). A prefix counts as completable when CPython's parser
+(compile with PYCF_ALLOW_INCOMPLETE_INPUT and PyCF_ONLY_AST, nothing runs) accepts it or says only
+"incomplete input" after some completion from a fixed product of about 20 x 14 x 6 endings (finish the last
+word into a keyword, an operator, number or string; then an operand or clause; then a closing bracket, all
+open brackets closed, or a newline; then a colon where the parser asks for one). This is independent code
+from the reward's `viable_prefix` (a short list of endings, special cases, binary search over characters),
+exhaustive over its product and linear over tokens, so it is slower and the two can disagree.
 
 Last line (JSON): mutants, first_impossible_token_rate (flagged == reference; target >= 0.90),
 before_change_rate (flagged before the mutated token), after_reference_rate (flagged after the reference),
-false_positive_rate (unmutated functions flagged; target 0), ms_per_token (reward time / tokens).
+false_positive_rate (unmutated functions flagged; target 0), ms_per_token (reward wall time / tokens) and
+cpu_ms_per_token (process CPU time / tokens: robust to other load on the machine; target <= 1).
 """
 
 from __future__ import annotations
@@ -29,14 +31,22 @@ import argparse
 import ast
 import importlib
 import inspect
+import itertools
 import json
+import keyword
 import random
 import re
 import sys
 import textwrap
 import time
+import warnings
 
-from dense_rl.rewards.syntax import _INCOMPLETE, _compile_error, python_verdict, viable_prefix
+from dense_rl.rewards.syntax import (
+    PYCF_ALLOW_INCOMPLETE_INPUT,
+    PYCF_DONT_IMPLY_DEDENT,
+    _compile_error,
+    python_verdict,
+)
 
 MODULES = ("textwrap", "shlex", "difflib", "string", "statistics", "fractions", "heapq", "bisect",
            "calendar", "csv", "json.decoder", "json.encoder", "argparse", "ipaddress", "pprint", "glob",
@@ -45,6 +55,7 @@ MODULES = ("textwrap", "shlex", "difflib", "string", "statistics", "fractions", 
 ALPHABET = "()[]{}:,.=+-*'\" \nax0"
 TOKEN = re.compile(r"\s+|\w+|.", re.S)
 PAIRS = {"(": ")", "[": "]", "{": "}"}
+KEYWORDS = keyword.kwlist + keyword.softkwlist
 
 
 def functions() -> list[str]:
@@ -82,11 +93,43 @@ def _closings(prefix: str) -> str:
     return "".join(reversed(stack))
 
 
+# The reference's completions: finish the last token, add an operand or clause, close, then maybe a colon.
+FINISH = ("", "=", ">", "*", "/", "<", "1", "x1", "j", "'", '"', "'''", '"""', "}'", '}"', "a}'", 'a}"')
+OPERAND = ("", " a", "a", " 0", "()", " a(", " a else a", " else a", " in a", " a in a", " import a",
+           " a import a", " for a in a", " a for a in a")  # fmt: skip
+CLOSE = ("", ")", "]", "}", "\n")
+PARSE = PYCF_DONT_IMPLY_DEDENT | PYCF_ALLOW_INCOMPLETE_INPUT | ast.PyCF_ONLY_AST
+
+
+def _parses(text: str) -> bool:
+    """CPython's parser accepts `text` as a program or as unfinished input, after a colon if it asks one."""
+    for candidate in (text, text + ":"):
+        try:
+            compile(candidate, "<reference>", "exec", flags=PARSE, dont_inherit=True)
+            return True
+        except SyntaxError as error:
+            if error.msg == "incomplete input":
+                return True
+            if error.msg != "expected ':'":
+                return False
+        except (ValueError, RecursionError, MemoryError):
+            return False
+    return False
+
+
 def reference_viable(prefix: str) -> bool:
-    if viable_prefix(prefix):
-        return True
-    error = _compile_error(prefix + _closings(prefix) + "\n    pass\n", _INCOMPLETE)
-    return error is None or (isinstance(error, SyntaxError) and error.msg == "incomplete input")
+    """Some completion from a fixed product (finish the last word into each keyword it starts, or the last
+    operator, number or string; an operand or clause; a closing bracket, the naive closing of every open
+    bracket, or a newline; a colon where asked) parses. Independent of the reward's viable_prefix."""
+    word = re.search(r"[A-Za-z_]\w*$", prefix)
+    rests = [kw[len(word.group()) :] + " " for kw in KEYWORDS if word and kw.startswith(word.group())]
+    closes = (*CLOSE, _closings(prefix))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for finish, operand, close in itertools.product((*FINISH, *rests), OPERAND, closes):
+            if _parses(prefix + finish + operand + close):
+                return True
+    return False
 
 
 def token_of(starts: list[int], offset: int) -> int:
@@ -106,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
     pool = functions()
     false_positives = sum(not python_verdict(code).valid for code in pool)
     equal = before = after = tokens_total = 0
-    seconds, mutants = 0.0, 0
+    seconds, cpu_seconds, mutants = 0.0, 0.0, 0
     while mutants < args.n:
         made = mutate(rng.choice(pool), rng)
         if made is None:
@@ -117,9 +160,10 @@ def main(argv: list[str] | None = None) -> dict:
         reference = next(
             (i for i, end in enumerate(ends) if not reference_viable(mutant[:end])), len(starts) - 1
         )
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         verdict = python_verdict(mutant)
         seconds += time.perf_counter() - start
+        cpu_seconds += time.process_time() - start_cpu
         flagged = token_of(starts, min(verdict.error_offset, len(mutant) - 1))
         equal += flagged == reference
         before += flagged < token_of(starts, min(at, len(mutant) - 1))
@@ -136,6 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
         "after_reference_rate": round(after / mutants, 4),
         "false_positive_rate": round(false_positives / len(pool), 4),
         "ms_per_token": round(1000 * seconds / tokens_total, 4),
+        "cpu_ms_per_token": round(1000 * cpu_seconds / tokens_total, 4),
     }
     print(json.dumps(summary))
     return summary

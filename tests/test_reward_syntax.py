@@ -28,8 +28,22 @@ INVALID = [
     ("s = 'abc\ny = 1", "\ny = 1"),
     # a stray closing bracket
     ("x = 1]", "]"),
-    # a dedent to a level that never existed: the indentation itself is flagged
-    ("def f(x):\n    if x:\n        return 1\n      return 2", "      return 2"),
+    # a dedent to a level that never existed: the word after it (more spaces could still have matched)
+    ("def f(x):\n    if x:\n        return 1\n      return 2", "return 2"),
+    # a line of indentation only is viable (a blank line may follow): the stray bracket after it is flagged
+    ("def f(x):\n    y = 1\n   }", "}"),
+    # `=` may still become `==`, and the clause then lacks only its colon: the stray `=` of `= =` is flagged
+    ("def f(m):\n    if m = = 12:\n        return 1", "= 12"),
+    # a header that lacks only its colon is viable; the newline that ends it is flagged
+    ("def f(x)\n    return x", "\n    return"),
+    # `-` may still become `->` of a return annotation: the stray `)` after it is flagged
+    ("def f(x) -) int:\n    return x", ") int"),
+    # `*` may still become `**`: the stray `=` after it is flagged
+    ("def f(*a, *=1):\n    return a", "=1"),
+    # a word that starts a keyword inside an open bracket (`i` -> `if`): the next line's error is flagged
+    ("x = f(a\n      i b)", "b)"),
+    # a later error of the compiler's checks (parses, does not compile): where CPython reports it
+    ("def f():\n    x = 1\nreturn x", "return x"),
     # a parser error before a tokenizer error further down: the earlier one (CPython reports the later)
     ("def g():\n    x = a b\n    y = 1\n    return 'oops", "b\n    y"),
     # ending inside a word that a keyword continues (`1 i` -> `1 if`) is no error; the newline after it is

@@ -10,9 +10,11 @@ program a valid prefix earns +1, the token that breaks it earns -1. Here, in num
 2. Ask Python itself: `compile()` the code once (it parses; nothing runs). Accepted code is never penalised.
 3. Rejected code: the flagged character is the last one of the shortest prefix that no completion can make
    valid Python (`first_impossible_offset`: a binary search over prefixes with `viable_prefix`, which asks
-   CPython's parser in its "incomplete input" mode, after a few short endings, closing an open string, or
-   finishing a word into a keyword). So an early parser error is found even where CPython reports a
-   tokenizer error further down, and an opening quote or bracket is not blamed for what breaks later.
+   CPython's parser in its "incomplete input" mode, after short endings (an operand, a clause, a closing
+   bracket, a colon the clause lacks), closing an open string, finishing a word into a keyword; a line of
+   indentation only is as viable as the lines before it). So an early parser error is found even where
+   CPython reports a tokenizer error further down, and an opening quote or bracket is not blamed for
+   what breaks later.
    When every prefix is viable (an open bracket, block or string at the end: a truncated answer), the
    last code token is flagged. benchmarks/syntax_attribution.py measures how often this is the reference.
 4. That character maps to the token that wrote it (the emitted token, not a re-tokenisation).
@@ -32,8 +34,9 @@ Where this departs from the paper, and why:
   benchmarks/rewards.py measures how often the two judges disagree.
 - A truncated answer is flagged on its last code token (SynCode, judging prefixes, would let it pass):
   the answer ended where the program could not.
-- A dedent to an indentation level that never existed is flagged on the line's indentation (Python
-  reports the end of that line).
+- A dedent to an indentation level that never existed is flagged on the first token after the
+  indentation (more spaces could still have matched); an error of the compiler's checks (the code parses)
+  is flagged where CPython reports it.
 - Viability is judged by CPython's parser plus a fixed set of completions, not a grammar: a prefix that
   needs an unusual completion (an f-string open at a brace) can be flagged early.
 
@@ -47,6 +50,7 @@ answer) or `syncode_logits_processor` (to pass to `model.generate`). Parser cras
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -100,6 +104,8 @@ def python_verdict(code: str) -> SyntaxVerdict:
     if error is None:
         return SyntaxVerdict(True)
     if isinstance(error, SyntaxError):
+        if _compile_error(code, ast.PyCF_ONLY_AST) is None:  # it parses: a compiler check (`return` at top)
+            return SyntaxVerdict(False, _char_offset(code, error), False, error.msg)
         incomplete = viable_prefix(code)
         offset = len(code) if incomplete else first_impossible_offset(code)
         return SyntaxVerdict(False, offset, incomplete, error.msg)
@@ -109,6 +115,7 @@ def python_verdict(code: str) -> SyntaxVerdict:
 
 
 _INCOMPLETE = PYCF_DONT_IMPLY_DEDENT | PYCF_ALLOW_INCOMPLETE_INPUT
+_PARSE_ONLY = _INCOMPLETE | ast.PyCF_ONLY_AST  # viability is the parser's question: no bytecode (2x faster)
 _UNFINISHED_STRING = (
     "unterminated string literal",
     "unterminated triple-quoted string",
@@ -116,57 +123,62 @@ _UNFINISHED_STRING = (
 )
 _KEYWORDS = tuple(keyword.kwlist + keyword.softkwlist)
 # What may follow a prefix that CPython calls an error only because it ends too early (`x =`, `x.`, `f(a,`,
-# `lambda`, `from a`): if one of these makes it compile or "incomplete input", the prefix is viable.
-_ENDINGS = (
-    "0",
-    " 0",
-    "a",
-    "(",
-    ")",
-    "]",
-    "}",
-    ":",
-    ": 0",
-    " in a",
-    " else 0",
-    " import a",
-    " a:",
-    "()",
-    "=0",
+# `lambda`, `from a`, `-` of `->`, `*` of `**`): a head that finishes the current token or operand, then a
+# tail that finishes the clause; a clause that then lacks only its colon (`if x ==0`) gets one.
+_HEADS = ("", "0", " 0", "a", " a", "=0", ">a", "*a", "()", " a(")
+_TAILS = ("", ")", "]", "}", " in a", " else a", " import a", " a in a", " a import a", " for a in a")
+_ENDINGS = tuple(dict.fromkeys(head + tail for head in _HEADS for tail in _TAILS))[1:]
+# Errors that an ending appended on a later line cannot repair (reported before the prefix's last line).
+_FINAL_ERRORS = (
+    "invalid syntax",
+    "expected ':'",
+    "invalid syntax. Maybe you meant '==' or ':=' instead of '='?",
 )
-_ENDINGS += (" a(", " a in a:", " a import a")  # def / class, for, from
 _WORD_END = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$|[0-9][0-9A-Za-z_.]*$")
+_BLANK_TAIL = re.compile(r"\n[ \t\f]+$")
 
 
+@functools.lru_cache(maxsize=4096)
 def viable_prefix(prefix: str) -> bool:
     """Whether some completion of `prefix` could still be valid Python (CPython's parser decides):
-    it compiles, or compiling it as unfinished input says only "incomplete input" (also after one of a few
-    short endings, _ENDINGS), or it ends inside a string that closing leaves viable, or inside a word
-    or number that some continuation makes viable (`1 i`
-    -> `1 if`, `x = 0x` -> `0x1`)."""
-    error = _compile_error(prefix, _INCOMPLETE)
-    if error is None or (isinstance(error, SyntaxError) and error.msg == "incomplete input"):
-        return True
-    if any(_viable_simple(prefix + ending) for ending in _ENDINGS):
+    it parses, or parsing it as unfinished input says only "incomplete input" (also after one of the short
+    _ENDINGS, a colon added where the clause asks for one), or it ends inside a string that closing leaves
+    viable, or inside a word or number that some continuation makes viable (`1 i` -> `1 if`, `0x` -> `0x1`),
+    or on a line of indentation only (a blank line may follow: viable when the prefix before it is)."""
+    blank = _BLANK_TAIL.search(prefix)
+    if blank:
+        return viable_prefix(prefix[: blank.start() + 1])
+    error = _compile_error(prefix, _PARSE_ONLY)
+    if error is None or _incomplete(error):
         return True
     if not isinstance(error, SyntaxError):
         return False
+    if error.msg == "expected ':'" and _viable_simple(prefix + ":"):
+        return True
     last_line = prefix.count("\n") + 1
     if error.msg.startswith(_UNFINISHED_STRING):
         return _viable_closed(prefix, error, last_line)
+    if error.msg in _FINAL_ERRORS and (error.lineno or 0) < last_line:
+        return False  # the parser stopped before the last line: nothing appended reaches back
+    if any(_viable_simple(prefix + ending) for ending in _ENDINGS):
+        return True
     word = _WORD_END.search(prefix)
-    if word is None or (error.lineno or 0) < last_line:
+    if word is None:
         return False
     text = word.group()
     rests = [kw[len(text) :] + " " for kw in _KEYWORDS if kw.startswith(text) and kw != text]
-    endings = [rest + operand for rest in rests for operand in ("", "a", "a else a", "a:")]
+    endings = [rest + operand for rest in rests for operand in ("", "a", "a else a", "a import a")]
     endings += ["1", "0", "x1", "j"] if text[0].isdigit() else []
     return any(_viable_simple(prefix + ending) for ending in endings)
 
 
+def _incomplete(error: Exception) -> bool:
+    return isinstance(error, SyntaxError) and error.msg == "incomplete input"
+
+
 def _viable_closed(prefix: str, error: SyntaxError, last_line: int) -> bool:
     """A prefix that ends inside a string: viable if closing the string there leaves a viable prefix (a
-    single-quoted one must still be on its last line)."""
+    single-quoted one must still be on its last line; an f-string may need its open brace closed first)."""
     triple = "triple" in error.msg
     if not triple and (error.lineno or 0) != last_line:
         return False
@@ -178,18 +190,24 @@ def _viable_closed(prefix: str, error: SyntaxError, last_line: int) -> bool:
     if not quote or quote[0] not in "'\"":
         return False
     body = prefix[position + len(quote) :]
-    return viable_prefix(prefix + ("x" if body.endswith("\\") else "") + quote)
+    closed = prefix + ("x" if body.endswith("\\") else "")
+    return any(viable_prefix(closed + brace + quote) for brace in ("", "a}", "}"))
 
 
 def _viable_simple(prefix: str) -> bool:
-    error = _compile_error(prefix, _INCOMPLETE)
-    return error is None or (isinstance(error, SyntaxError) and error.msg == "incomplete input")
+    """Parses as (unfinished) input, also after a colon where the clause lacks only that."""
+    error = _compile_error(prefix, _PARSE_ONLY)
+    if error is None or _incomplete(error):
+        return True
+    if isinstance(error, SyntaxError) and error.msg == "expected ':'":
+        return _incomplete(_compile_error(prefix + ":", _PARSE_ONLY) or SyntaxError("incomplete input"))
+    return False
 
 
 def first_impossible_offset(code: str) -> int:
     """Offset of the character after which no completion of the code can be valid Python: the last
-    character of the shortest prefix that is not viable_prefix (binary search: a prefix that cannot be
-    completed stays so when it grows). len(code) when every prefix is viable (the code is incomplete)."""
+    character of the shortest prefix that is not viable_prefix (binary search, O(log n) prefixes: a prefix
+    that cannot be completed stays so when it grows). len(code) when every prefix is viable."""
     low, high = 0, len(code)  # code[:low] is viable; code[:high] is not (or high == len(code))
     if viable_prefix(code):
         return len(code)
@@ -199,9 +217,6 @@ def first_impossible_offset(code: str) -> int:
             low = middle
         else:
             high = middle
-    error = _compile_error(code[:high], _INCOMPLETE)
-    if isinstance(error, SyntaxError) and error.msg.startswith("unindent does not match"):
-        return code.rfind("\n", 0, high - 1) + 1  # a dedent to no known level: the line's indentation
     return high - 1
 
 
