@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from dense_rl.attention import PADDING_SAFE_SDPA
 from dense_rl.config import TINY_MODEL
 from dense_rl.progress import progress as progress_bar
 
