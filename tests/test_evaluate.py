@@ -40,7 +40,7 @@ def test_outcome_kinds(code, outcome, kind):
 @pytest.mark.slow
 def test_humaneval_canonical_solutions_pass_and_empty_answers_fail():
     tasks = humaneval_tasks()[:12]
-    assert len(humaneval_tasks()) == 164
+    assert len(humaneval_tasks()) == 159  # the 5 checks that assert inside a loop are left out
     answers = [f"```python\n{t.reference}```" for t in tasks]
     assert all(kind == "pass" for _, kind, _ in judge(tasks, answers))
     assert all(kind == "no_code" for _, kind, _ in judge(tasks, ["I don't know."] * len(tasks)))

@@ -111,3 +111,16 @@ def test_unit_test_reward_spreads_the_pass_fraction_over_code(text, total, pass_
 def test_unit_test_reward_needs_one_task_per_sample():
     with pytest.raises(ValueError, match="unit_test_reward"):
         unit_test_reward(batch_of("x", "y"), [TASK])
+
+
+@pytest.mark.parametrize(
+    "program, test, status",
+    [
+        # a bool crosses as a bool, not as the int it also is: `is True` holds
+        ("def f():\n    return True", "assert f() is True", "pass"),
+        # and 1 is not True
+        ("def f():\n    return 1", "assert f() is True", "fail"),
+    ],
+)
+def test_bools_cross_as_bools(program, test, status):
+    assert run_unit_tests([program], [[test]])[0].status == status

@@ -81,8 +81,9 @@ def encode(value, depth=0, type=type, len=len, repr=repr, isinstance=isinstance,
     if depth > {max_depth}:
         raise ValueError("too deep")
     kind = type(value)
-    for base in (bool, int, float, complex, str, bytes, dict, list, tuple, set, frozenset):
-        if kind is not base and isinstance(value, base):  # Counter, namedtuple, IntEnum: their plain value
+    plain = (bool, int, float, complex, str, bytes, dict, list, tuple, set, frozenset)
+    for base in () if kind in plain else plain:  # a bool stays a bool (it is an int too)
+        if isinstance(value, base):  # Counter, namedtuple, IntEnum: their plain value
             value, kind = base(dict.items(value) if base is dict else value), base
             break
     if value is None or kind in (bool, int, str):
