@@ -46,7 +46,7 @@ EXPECTED_FIGURES = {
     "01_syntax_processor": 2,
     "02_ruff_attribution": 2,
     "03_task_rewards": 1,
-    "04_simulator_reward": 2,
+    "04_simulator_reward": 3,  # reference vs broken, a policy sample, the task reward
     "05_dense_ppo": 4,
     "06_evaluation": 0,  # its only figure (RoboEval programs) belongs to the robot variant
     "07_ablation": 2,
