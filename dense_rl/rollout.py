@@ -100,7 +100,10 @@ def merged_copy(policy) -> torch.nn.Module:
         )
     base = policy.get_base_model()
     param = next(base.parameters())
-    with torch.device(param.device):
+    # building a model draws its random initial weights: keep the run's random stream as it was, so that a
+    # resumed run (which builds the copy after restoring its RNG state) samples what the uninterrupted one did
+    cuda = [param.device] if param.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda), torch.device(param.device):
         model = AutoModelForCausalLM.from_config(base.config, torch_dtype=param.dtype)
     state = {k.replace(".base_layer", ""): v for k, v in base.state_dict().items() if "lora_" not in k}
     missing, unexpected = model.load_state_dict(state, strict=False)
