@@ -2,7 +2,7 @@
 its matplotlib Figure and writing it as PNG when given a path.
 
     from dense_rl import figures
-    fig = figures.training_curves({"dense": "results/tiny/tiny-code-dense-s0-d9146787/metrics.csv"}, "curves.png")
+    fig = figures.training_curves({"dense": "results/tiny/<run>/metrics.csv"}, "curves.png")
     fig        # the last expression of a notebook cell: shown inline
 
 Figures are built with `matplotlib.figure.Figure`, not pyplot: nothing is registered with pyplot, so a
