@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import torch
+from gpu_ppo_step import SHAPES as STEP_SHAPES  # benchmarks/ is on sys.path when run as a script
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from dense_rl.config import PAPER_MODEL, get_preset
@@ -43,24 +44,8 @@ from dense_rl.tasks.code_tasks import generate_code_tasks
 from dense_rl.tasks.robot_tasks import generate_robot_tasks
 from dense_rl.tiny import TinySpec, sft_corpus, train_tokenizer
 
-SHAPES = {  # Qwen2.5-Coder-1.5B-Instruct's config.json, and a small one to test the plumbing on a CPU
-    "1.5b": dict(
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        vocab_size=151936,
-    ),
-    "small": dict(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=4096,
-    ),
-}
+# the paper model's shape, and a small one to test the plumbing on a CPU (gpu_ppo_step's "tiny")
+SHAPES = {"1.5b": STEP_SHAPES["1.5b"], "small": STEP_SHAPES["tiny"]}
 # notebook parameters of the dry run: few steps, small evaluation subsets, no optional side studies
 OVERRIDES = dict(
     steps=2,  # 05, 07: PPO steps per training run

@@ -98,7 +98,8 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     m = float(x.mean())
     if len(x) < 2:
         return m, math.nan, math.nan
-    t = T975[min(len(x) - 1, len(T975)) - 1] if len(x) - 1 <= len(T975) else 1.96
+    df = len(x) - 1
+    t = T975[df - 1] if df <= len(T975) else 1.96
     half = t * float(x.std(ddof=1)) / math.sqrt(len(x))
     return m, m - half, m + half
 

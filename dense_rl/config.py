@@ -124,32 +124,24 @@ _TINY = dict(
     syntax_scheme="penalty",
 )
 
+# both tiny robot arms: no unit tests or data-flow match; robot programs run 60-200 tokens, and 128 cut
+# many of them short (syntax errors by truncation)
+_TINY_ROBOT = dict(
+    domain="robot",
+    kl_coef=0.05,
+    w_dfg=0.0,
+    w_tests=0.0,
+    **(_TINY | {"total_steps": 40, "response_length": 256}),
+)
+
 PRESETS: dict[str, Config] = {
     "tiny-code": Config(preset="tiny-code", domain="code", kl_coef=0.05, **_TINY),
     # the kit's robot arm: the paper's simulator reward plus the success checks of the generated tasks
     # (dense_rl.robot.task_reward, a departure from the paper): the simulator alone is gamed by a trivial
     # program that never fails (say("workshop") for every task, LOG.md)
-    "tiny-robot": Config(
-        preset="tiny-robot",
-        domain="robot",
-        kl_coef=0.05,
-        w_dfg=0.0,
-        w_tests=0.0,
-        w_sim=0.3,
-        w_task=1.0,
-        # robot programs run 60-200 tokens: 128 cut many of them short (syntax errors by truncation)
-        **(_TINY | {"total_steps": 40, "response_length": 256}),
-    ),
+    "tiny-robot": Config(preset="tiny-robot", w_sim=0.3, w_task=1.0, **_TINY_ROBOT),
     # the paper's robot reward alone (syntax, lint, simulator), to show what it teaches
-    "tiny-robot-paper": Config(
-        preset="tiny-robot-paper",
-        domain="robot",
-        kl_coef=0.05,
-        w_dfg=0.0,
-        w_tests=0.0,
-        w_sim=0.8,
-        **(_TINY | {"total_steps": 40, "response_length": 256}),
-    ),
+    "tiny-robot-paper": Config(preset="tiny-robot-paper", w_sim=0.8, **_TINY_ROBOT),
     "paper-mbpp": Config(preset="paper-mbpp", domain="code", model=PAPER_MODEL),
     "paper-robo": Config(
         preset="paper-robo",
