@@ -84,9 +84,12 @@ def results_section(scale_dir: str | Path) -> str:
             )
             rows.append(f"| {name} | {s['steps']} | {s['minutes']:.1f} | {before:.3f} | {after:.3f} |")
         parts.append(
-            "**PPO runs** (results/tiny/ppo_summary.json; robot runs: share of error-free "
-            "simulator runs):\n\n" + "\n".join(rows)
+            "**PPO runs** (results/tiny/ppo_summary.json; held-out greedy pass@1 for code runs, task "
+            "success on generated robot tasks for robot runs):\n\n" + "\n".join(rows)
         )
+    robot = _json(scale_dir / "robot_summary.json")
+    if robot:
+        parts.append(robot_table(robot, scale_dir.name))
     for name, title in (
         ("ablation.md", "Dense vs sparse"),
         ("table1.md", "MBPP / MBPP+"),
@@ -97,6 +100,27 @@ def results_section(scale_dir: str | Path) -> str:
                 f"**{title}** ({scale_dir.name}/{name}):\n\n" + (scale_dir / name).read_text().strip()
             )
     return "\n\n".join(parts) + "\n"
+
+
+def robot_table(arms: dict, scale: str) -> str:
+    """robot_summary.json as markdown: per arm, base -> final held-out task success (every check in every
+    world), error-free share (the paper's simulator signal), distinct programs, and program lines."""
+    rows = [
+        "| robot arm | steps | minutes | task success | error-free runs | distinct programs | lines |",
+        "|---|---:|---:|---|---|---|---|",
+    ]
+    for arm, a in arms.items():
+        b, f = a["base"], a["final"]
+        rows.append(
+            f"| {arm} (seed {a['seed']}) | {a['steps']} | {a['minutes']:.1f} | "
+            f"{b['task_success']:.3f} -> {f['task_success']:.3f} | "
+            f"{b['error_free']:.3f} -> {f['error_free']:.3f} | "
+            f"{b['distinct_programs']} -> {f['distinct_programs']} (of {f['tasks']}) | "
+            f"{b['mean_program_lines']:.1f} -> {f['mean_program_lines']:.1f} |"
+        )
+    return f"**Robot arms** ({scale}/robot_summary.json, held-out generated robot tasks):\n\n" + "\n".join(
+        rows
+    )
 
 
 def update_readme(readme: str | Path, scale_dir: str | Path) -> None:

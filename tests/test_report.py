@@ -67,3 +67,15 @@ def test_readme_says_what_the_reproduce_time_covers(tmp_path, stages, cached, sa
         record["tiny_policy_cached"] = cached
     (tmp_path / "reproduce.json").write_text(json.dumps(record))
     assert says in results_section(tmp_path)
+
+
+def test_readme_shows_each_robot_arm_before_and_after(tmp_path):
+    metrics = dict(tasks=500, error_free=0.5, distinct_programs=150, mean_program_lines=6.28)
+    arm = dict(seed=0, steps=40, minutes=12.0, base=metrics | {"task_success": 0.0})
+    arm["final"] = metrics | {"task_success": 0.12, "error_free": 0.9, "distinct_programs": 6}
+    scale = tmp_path / "tiny"
+    scale.mkdir()
+    (scale / "robot_summary.json").write_text(json.dumps({"tiny-robot": arm}))
+    row = next(line for line in results_section(scale).splitlines() if line.startswith("| tiny-robot"))
+    # task success, error-free share and distinct programs, each as before -> after
+    assert "0.000 -> 0.120" in row and "0.500 -> 0.900" in row and "150 -> 6 (of 500)" in row
