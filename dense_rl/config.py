@@ -5,10 +5,10 @@
     cfg.to_json("results/tiny/run/config.json")
 
 Five presets:
-- `tiny-code`, `tiny-robot` (the defaults; `tiny` means both): the kit's own small Qwen2 policy, trained on
-  CPU from generated tasks (dense_rl/tiny.py). Everything runs on a laptop. `tiny-robot` adds the kit's
-  success checks of generated robot tasks to the paper's simulator reward; `tiny-robot-paper` is the
-  paper's robot reward alone (the arm that shows its hack).
+- `tiny-code`, `tiny-robot`, `tiny-robot-paper` (the defaults; `tiny` means all three): the kit's own small
+  Qwen2 policy, trained on CPU from generated tasks (dense_rl/tiny.py). Everything runs on a laptop.
+  `tiny-robot` adds the kit's success checks of generated robot tasks to the paper's simulator reward;
+  `tiny-robot-paper` is the paper's robot reward alone (the arm that shows its hack).
 - `paper-mbpp`, `paper-robo`: Qwen/Qwen2.5-Coder-1.5B-Instruct with the paper's hyper-parameters (LoRA r16,
   alpha 32, dropout .05 on all projections; k3 KL; clip .2; value clip .3; vf_coef 1; 4 PPO epochs; 256
   response tokens; code: lr 3e-6, KL .1, batch 8 per GPU x 2 GPUs, weights syntax .1 lint .1 DFG .1 tests .7;
@@ -156,11 +156,11 @@ PRESETS: dict[str, Config] = {
         w_sim=0.8,
     ),
 }
-ALIASES = {"tiny": ("tiny-code", "tiny-robot")}
+ALIASES = {"tiny": ("tiny-code", "tiny-robot", "tiny-robot-paper")}
 
 
 def preset_names(preset: str) -> tuple[str, ...]:
-    """Expand an alias: 'tiny' -> ('tiny-code', 'tiny-robot'); a preset name -> itself."""
+    """Expand an alias: 'tiny' -> ('tiny-code', 'tiny-robot', 'tiny-robot-paper'); a preset name -> itself."""
     if preset in ALIASES:
         return ALIASES[preset]
     if preset in PRESETS:

@@ -8,7 +8,7 @@ policy lets every notebook and command run unchanged on a laptop: it is saved wi
 loaded with `AutoModelForCausalLM.from_pretrained(path)` exactly like a hub model, and it has a Qwen-style
 chat template (<|im_start|>role ... <|im_end|>).
 
-How it is built (deterministic for a seed, about 8 minutes on 2 cores):
+How it is built (deterministic for a seed, about 12 minutes on 2 cores):
 1. a corpus of generated code tasks (dense_rl.tasks.code_tasks) and robot tasks (dense_rl.tasks.robot_tasks),
    each rendered as a chat: system, user instruction, assistant answer with a fenced python block;
 2. a byte-level BPE tokenizer trained on it, digits split into single tokens (so numbers are copied digit by

@@ -38,8 +38,8 @@ def test_paper_hyperparameters(preset, field, value):
     assert getattr(get_preset(preset), field) == value
 
 
-def test_tiny_alias_means_both():
-    assert preset_names("tiny") == ("tiny-code", "tiny-robot")
+def test_tiny_alias_means_every_tiny_preset():
+    assert preset_names("tiny") == ("tiny-code", "tiny-robot", "tiny-robot-paper")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from test_spans import batch_of
 from dense_rl.config import get_preset
 from dense_rl.robot.reward import robot_reward, run_responses
 from dense_rl.robot.task_checks import Check
-from dense_rl.robot.task_reward import task_reward, world_blame, world_credit
+from dense_rl.robot.task_reward import NO_PROGRAM, task_reward, world_blame, world_credit
 from dense_rl.tasks.robot_tasks import template_named
 from dense_rl.tasks.types import RobotTask
 
@@ -107,11 +107,12 @@ def test_blame_lands_on_the_line_that_went_wrong():
     assert sum(rewards) == pytest.approx(0.25 - 0.5, abs=1e-4)
 
 
-def test_a_response_without_a_program_gets_minus_one_on_its_last_token():
+def test_a_response_without_a_program_scores_below_the_worst_program():
     batch = batch_of("I would rather not.")
     out = task_reward(batch, [task("go_say")], n_runs=2, seed=0)
     last = int(batch.response_mask[0].sum()) - 1
-    assert out.per_token[0, last] == -1.0 and out.per_token[0].sum() == -1.0
+    assert out.per_token[0, last] == NO_PROGRAM and out.per_token[0].sum() == NO_PROGRAM
+    assert NO_PROGRAM < -1.0  # a program's task reward is never below -1: giving up must never pay
     assert out.summary["task_success"] == [0.0]
 
 

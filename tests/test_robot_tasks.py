@@ -51,6 +51,27 @@ def test_the_corpus_covers(feature, pattern):
     assert any(re.search(pattern, t.program) for t in TEMPLATES), feature
 
 
+def test_names_must_be_copied_not_memorised():
+    # most rooms, people and objects are made from a few hundred words, so no short list covers them; all the
+    # names of one task are different (a room named like an object would confuse the simulator's kinds)
+    tasks = generate_robot_tasks(300, "train", 0)
+    rooms = {t.entities["room"] for t in tasks}
+    assert len(rooms) > 150, len(rooms)
+    for t in tasks:
+        names = [t.entities[k] for k in ("room", "room2", "room3", "p1", "p2", "p3", "obj", "obj2")]
+        assert len(set(names)) == len(names), names
+
+
+def test_names_are_quoted_in_the_instruction_as_the_program_writes_them():
+    # a name in quotes is the same tokens in the instruction and after `("` in the program; unquoted, the
+    # byte-level tokenizer would give its first word another token (`Ġslope` vs `slope`)
+    for t in generate_robot_tasks(2 * len(TEMPLATES), "train", 3):
+        for key in ("room", "room2", "room3", "obj", "obj2", "p1", "p2", "p3"):
+            name = t.entities[key]
+            if re.search(rf"\b{re.escape(name)}\b", t.instruction):
+                assert f'"{name}"' in t.instruction, (name, t.instruction)
+
+
 def test_unknown_template_names_the_known_ones():
     with pytest.raises(ValueError, match="go_say"):
         template_named("teleport")

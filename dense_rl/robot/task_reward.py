@@ -20,9 +20,12 @@ counts reported, coming back. This reward turns them into per-token rewards, in 
    action of the kind the check needs that went wrong, or the last action before the program stopped short;
    task_checks says how), from the line's first non-blank character; a check with no line spreads it over
    the whole program.
-5. A response without a program gets -1 on its last token (as in the simulator reward).
-So a sample's rewards sum to mean_w s_w - mean_w (failed_w / K_w), in [-1, 1]: +1 for a program that passes
+5. A response without a program gets NO_PROGRAM = -2 on its last token: strictly below every program.
+So a program's rewards sum to mean_w s_w - mean_w (failed_w / K_w), in [-1, 1]: +1 for a program that passes
 everything everywhere, -1 for one that passes nothing (a lone `say(...)` on almost every template).
+Why -2 and not -1: were giving up tied with the worst program, the per-token KL and lint penalties (which a
+three-token answer barely pays) would break the tie toward giving up. A run whose programs all failed every
+check learned to answer with an empty fence (LOG.md).
 
     >>> from dense_rl.robot.task_checks import Check
     >>> world_credit([[Check("a", True), Check("b", False, 3)]])   # half of one in two checks passed
@@ -45,6 +48,7 @@ from dense_rl.robot.prompts import program_region
 from dense_rl.robot.task_checks import Check, check_runs, task_success
 
 PARTIAL = 0.5  # a world where some check failed earns this share of its passed checks
+NO_PROGRAM = -2.0  # a response without a program: below the worst program (-1), so giving up never pays
 
 
 def world_credit(per_world: Sequence[Sequence[Check]]) -> float:
@@ -98,10 +102,10 @@ def task_reward(batch, tasks: Sequence, n_runs: int = 5, seed: int = 0, workers:
         summary["task_success"].append(float(task_success(per_world)))
         summary["task_checks"].append(sum(c.passed for c in checks) / len(checks) if checks else 0.0)
         code = tokens_in_span(spans, *region) if per_world else []
-        if not code:  # no program: -1 on the last response token
+        if not code:  # no program: NO_PROGRAM on the last response token
             last = int(batch.response_mask[i].sum()) - 1
             if last >= 0:
-                per_token[i, last] = -1.0
+                per_token[i, last] = NO_PROGRAM
             continue
         blame = world_blame(per_world)
         lines = _line_tokens(text, region, spans, blame)
