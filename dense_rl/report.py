@@ -90,6 +90,9 @@ def results_section(scale_dir: str | Path) -> str:
     robot = _json(scale_dir / "robot_summary.json")
     if robot:
         parts.append(robot_table(robot, scale_dir.name))
+    full = _json(scale_dir / "ablation" / "summary.json")
+    if full and full.get("arms"):
+        parts.append(full_ablation_table(full, scale_dir.name))
     for name, title in (
         ("ablation.md", "Dense vs sparse"),
         ("table1.md", "MBPP / MBPP+"),
@@ -121,6 +124,32 @@ def robot_table(arms: dict, scale: str) -> str:
     return f"**Robot arms** ({scale}/robot_summary.json, held-out generated robot tasks):\n\n" + "\n".join(
         rows
     )
+
+
+def full_ablation_table(summary: dict, scale: str) -> str:
+    """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
+    held-out pass@1 (mean and 95% t-interval across seeds), then the finding on dense - sparse."""
+
+    def interval(lo: float, hi: float) -> str:
+        return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
+
+    rows = [
+        "| arm | seeds | base pass@1 | final pass@1 (mean) | 95% interval | final per seed | minutes |",
+        "|---|---|---:|---:|---|---|---:|",
+    ]
+    for arm, a in summary["arms"].items():
+        per_seed = ", ".join(f"{x:.3f}" for x in a["final_per_seed"])
+        rows.append(
+            f"| {arm} | {', '.join(map(str, a['seeds']))} | {a['base_mean']:.3f} | {a['final_mean']:.3f} | "
+            f"{interval(*a['final_interval'])} | {per_seed} | {a['minutes']:.1f} |"
+        )
+    text = (
+        f"**Ablation, several seeds** ({scale}/ablation/summary.json, curves in {scale}/ablation/curves.png):"
+    )
+    text += "\n\n" + "\n".join(rows)
+    if "finding" in summary:
+        text += f"\n\n{summary['finding']}"
+    return text
 
 
 def update_readme(readme: str | Path, scale_dir: str | Path) -> None:

@@ -79,3 +79,19 @@ def test_readme_shows_each_robot_arm_before_and_after(tmp_path):
     row = next(line for line in results_section(scale).splitlines() if line.startswith("| tiny-robot"))
     # task success, error-free share and distinct programs, each as before -> after
     assert "0.000 -> 0.120" in row and "0.500 -> 0.900" in row and "150 -> 6 (of 500)" in row
+
+
+def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path):
+    arm = dict(
+        seeds=[0, 1], final_per_seed=[0.4, 0.5], final_mean=0.45, final_interval=[0.2, 0.7], base_mean=0.3
+    )
+    one = dict(arm, seeds=[0], final_per_seed=[0.4], final_mean=0.4, final_interval=[float("nan")] * 2)
+    summary = {"arms": {"dense": arm | {"minutes": 18.0}, "sparse": one | {"minutes": 9.0}}, "finding": "F."}
+    (tmp_path / "tiny" / "ablation").mkdir(parents=True)
+    (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
+    text = results_section(tmp_path / "tiny")
+    dense = next(line for line in text.splitlines() if line.startswith("| dense |"))
+    sparse = next(line for line in text.splitlines() if line.startswith("| sparse |"))
+    assert "0.450 | 0.200 to 0.700 | 0.400, 0.500" in dense  # mean, interval, every seed
+    assert "| 0.400 | - |" in sparse  # one seed: no interval, said as such
+    assert text.rstrip().endswith("F.")  # the finding closes the table
