@@ -4,6 +4,7 @@ same total on the last token (sparse), and which components matter?
     python -m dense_rl.ablation                 # every arm and seed (`make ablation`); finished runs skipped
     python -m dense_rl.ablation --arms dense sparse --seeds 0 1 --steps 40   # a class-sized slice
     python -m dense_rl.ablation --summary-only  # recompute summary.json and curves.png from the run files
+    python -m dense_rl.ablation --adopt results/tiny/tiny-code-dense-s0-d9146787 dense  # reuse a finished run
 
 Each arm x seed is a normal, resumable training run under results/tiny/ablation/<arm>/s<seed>/ (a run killed
 midway resumes from its last checkpoint; a finished one is skipped). Every arm gets the same steps, batch and
@@ -86,6 +87,42 @@ def run_arm(root: Path, arm: str, seed: int, steps: int = 0, eval_tasks: int = 5
         train(
             cfg, folder, resume=True, eval_tasks=eval_tasks, curve_every=CURVE_EVERY, curve_tasks=CURVE_TASKS
         )
+    return folder
+
+
+def adopt(run: Path, root: Path, arm: str, tasks: int = CURVE_TASKS) -> Path:
+    """Take a finished run made with exactly an arm's settings (e.g. `make reproduce`'s tiny-code run of the
+    same seed) as that arm's run, instead of training it again; returns its new folder.
+
+    Such a run has no held-out curve (it was trained without `curve_every`), so the curve is scored here
+    from its step checkpoints: the first `tasks` held-out tasks, greedily, with the checkpoint's adapter
+    merged into the weights (the runner scores the unmerged adapter during training: the same policy up to
+    float rounding). A run with other settings is an error.
+    """
+    import shutil
+
+    from dense_rl.policy import load_policy
+    from dense_rl.train import heldout_eval, run_finished
+
+    run = Path(run)
+    config = json.loads((run / "config.json").read_text())
+    preset, overrides = ARMS[arm]
+    cfg = get_preset(preset, **{**overrides, "seed": config["seed"], "total_steps": config["total_steps"]})
+    if config != json.loads(json.dumps(asdict(cfg))) or not run_finished(run):
+        raise ValueError(
+            f"{run} is not a finished run with the settings of arm {arm!r}; train that arm instead"
+        )
+    folder = run_dir(root, arm, cfg.seed)
+    if folder.exists():
+        raise ValueError(f"{folder} exists already; delete it to adopt {run} there")
+    shutil.copytree(run, folder)
+    rows = []
+    for step in range(CURVE_EVERY, cfg.total_steps, CURVE_EVERY):
+        adapter = folder / "checkpoints" / f"step_{step:06d}" / "policy"
+        tokenizer, model = load_policy(cfg.model, seed=cfg.seed, adapter=str(adapter))
+        score, _ = heldout_eval(cfg, tokenizer, model, tasks)
+        rows.append(f"{step},{round(score, 4)},{tasks}\n")
+    (folder / "heldout_curve.csv").write_text("step,heldout_pass_at_1,tasks\n" + "".join(rows))
     return folder
 
 
@@ -265,13 +302,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-tasks", type=int, default=500, help="held-out tasks at the start and end")
     parser.add_argument("--out", default="results/tiny/ablation", help="where the runs and summary go")
     parser.add_argument("--summary-only", action="store_true", help="only recompute summary.json")
+    parser.add_argument(
+        "--adopt", nargs=2, metavar=("RUN_DIR", "ARM"), help="take a finished run as ARM's run (see adopt)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.arms) - set(ARMS))
     if unknown:
         parser.error(f"unknown arm(s) {unknown}; valid arms: {', '.join(ARMS)}")
     root = project_path(args.out)
     t0 = time.time()
-    if not args.summary_only:
+    if args.adopt:
+        print(f"adopted as {adopt(project_path(args.adopt[0]), root, args.adopt[1])}")
+    elif not args.summary_only:
         for arm in args.arms:
             for seed in args.seeds if args.seeds is not None else SEEDS[arm]:
                 run_arm(root, arm, seed, steps=args.steps, eval_tasks=args.eval_tasks)

@@ -122,3 +122,12 @@ def test_runner_refuses_a_folder_with_other_settings(tmp_path, monkeypatch):
     ablation.run_arm(tmp_path, "dense", 0, steps=10)
     with pytest.raises(ValueError, match="other settings"):
         ablation.run_arm(tmp_path, "dense", 0, steps=20)
+
+
+def test_adopting_a_run_with_other_settings_is_an_error(tmp_path):
+    from dense_rl.config import get_preset
+
+    run = tmp_path / "run"
+    get_preset("tiny-code", reward_mode="sparse", seed=0).to_json(run / "config.json")
+    with pytest.raises(ValueError, match="settings of arm 'dense'"):
+        ablation.adopt(run, tmp_path / "ablation", "dense")  # a sparse run is not the dense arm's
