@@ -273,6 +273,7 @@ def curves_figure(summary: dict, out_png: str | Path | None = None, arms: tuple[
         if n > 1:
             ax.fill_between(c["step"], c["low"], c["high"], color=line.get_color(), alpha=0.15)
     ax.set(xlabel="PPO step", ylabel="held-out pass@1 (greedy)", title="Held-out pass@1: mean and 95% band")
+    ax.set_ylim(0, 1)  # a pass rate; with few seeds the t-band reaches past both ends
     ax.legend(fontsize=8)
     fig.tight_layout()
     if out_png:

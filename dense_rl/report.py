@@ -147,6 +147,7 @@ def full_ablation_table(summary: dict, scale: str) -> str:
         f"**Ablation, several seeds** ({scale}/ablation/summary.json, curves in {scale}/ablation/curves.png):"
     )
     text += "\n\n" + "\n".join(rows)
+    text += f"\n\n![held-out pass@1 during training, mean and 95% band](results/{scale}/ablation/curves.png)"
     if "finding" in summary:
         text += f"\n\n{summary['finding']}"
     return text

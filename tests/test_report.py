@@ -94,4 +94,5 @@ def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path)
     sparse = next(line for line in text.splitlines() if line.startswith("| sparse |"))
     assert "0.450 | 0.200 to 0.700 | 0.400, 0.500" in dense  # mean, interval, every seed
     assert "| 0.400 | - |" in sparse  # one seed: no interval, said as such
+    assert "](results/tiny/ablation/curves.png)" in text  # the figure, as a link the README renders
     assert text.rstrip().endswith("F.")  # the finding closes the table
