@@ -313,10 +313,19 @@ def run_evalplus(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise TimeoutError(f"EvalPlus took longer than {timeout_s} s; its output is in {log}") from None
+    with open(log, newline="", errors="replace") as f:  # the log is a result file too; keep its \r
+        text = machine_paths_hidden(f.read())
+    with open(log, "w", newline="") as f:
+        f.write(text)
     if code != 0 or not results.exists():
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"EvalPlus failed (exit code {code}); end of {log}:\n{tail}")
     return {task_id: rows[0] for task_id, rows in json.loads(results.read_text())["eval"].items()}
+
+
+def machine_paths_hidden(text: str) -> str:
+    """`text` with this machine's project root and home folder written as in dense_rl.paths.shown."""
+    return text.replace(f"{ROOT}/", "").replace(f"{Path.home()}/", "~/")
 
 
 def pass_at_1(records: list[dict]) -> dict[str, float]:

@@ -25,7 +25,7 @@ import papermill
 
 from dense_rl.config import preset_names
 from dense_rl.data import DataMissing, check_ready
-from dense_rl.paths import ROOT
+from dense_rl.paths import ROOT, shown
 from dense_rl.report import update_readme
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -128,6 +128,13 @@ def run_stage(notebook: Path, executed: Path, parameters: dict) -> float:
             f"notebook {notebook.name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}); "
             f"the executed copy with the traceback is {executed}"
         ) from err
+    nb = nbformat.read(
+        executed, as_version=4
+    )  # papermill records where it read and wrote: keep that relative
+    for key in ("input_path", "output_path"):
+        if key in nb.metadata.get("papermill", {}):
+            nb.metadata.papermill[key] = shown(nb.metadata.papermill[key])
+    nbformat.write(nb, executed)
     executed.with_suffix(".done.json").write_text(json.dumps(parameters))
     return time.time() - t0
 

@@ -280,3 +280,14 @@ def test_table_puts_published_numbers_beside_ours():
 def test_table_names_the_model_not_the_machine(model, shown):
     results = {"base": {"paper": {"model": model, "mbpp_pass_at_1": 0.5}}}
     assert mbpp.mbpp_table(results).rstrip().endswith(f"Ours: {shown}.")
+
+
+def test_the_evalplus_log_holds_no_machine_path():
+    from pathlib import Path
+
+    from dense_rl.mbpp import machine_paths_hidden
+    from dense_rl.paths import ROOT
+
+    text = f"Load from {ROOT}/cache/x.pkl\r30it\n{Path.home()}/.cache/y\n"
+    # project paths become relative, home paths '~/', and the progress bars' carriage returns stay
+    assert machine_paths_hidden(text) == "Load from cache/x.pkl\r30it\n~/.cache/y\n"
