@@ -102,13 +102,13 @@ def adopt(run: Path, root: Path, arm: str, tasks: int = CURVE_TASKS) -> Path:
     import shutil
 
     from dense_rl.policy import load_policy
-    from dense_rl.train import heldout_eval, run_finished
+    from dense_rl.train import append_metrics, heldout_eval, run_finished
 
     run = Path(run)
     config = json.loads((run / "config.json").read_text())
     preset, overrides = ARMS[arm]
     cfg = get_preset(preset, **{**overrides, "seed": config["seed"], "total_steps": config["total_steps"]})
-    if config != json.loads(json.dumps(asdict(cfg))) or not run_finished(run):
+    if not run_finished(run, cfg):  # finished, and made with exactly these settings
         raise ValueError(
             f"{run} is not a finished run with the settings of arm {arm!r}; train that arm instead"
         )
@@ -116,13 +116,12 @@ def adopt(run: Path, root: Path, arm: str, tasks: int = CURVE_TASKS) -> Path:
     if folder.exists():
         raise ValueError(f"{folder} exists already; delete it to adopt {run} there")
     shutil.copytree(run, folder)
-    rows = []
-    for step in range(CURVE_EVERY, cfg.total_steps, CURVE_EVERY):
+    for step in range(CURVE_EVERY, cfg.total_steps, CURVE_EVERY):  # the rows train() writes with curve_every
         adapter = folder / "checkpoints" / f"step_{step:06d}" / "policy"
         tokenizer, model = load_policy(cfg.model, seed=cfg.seed, adapter=str(adapter))
         score, _ = heldout_eval(cfg, tokenizer, model, tasks)
-        rows.append(f"{step},{round(score, 4)},{tasks}\n")
-    (folder / "heldout_curve.csv").write_text("step,heldout_pass_at_1,tasks\n" + "".join(rows))
+        row = {"step": step, "heldout_pass_at_1": round(score, 4), "tasks": tasks}
+        append_metrics(folder / "heldout_curve.csv", row)
     return folder
 
 

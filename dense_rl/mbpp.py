@@ -80,7 +80,7 @@ import time
 from pathlib import Path
 
 from dense_rl.data import data_file
-from dense_rl.paths import ROOT, project_path, shown
+from dense_rl.paths import ROOT, machine_paths_hidden, project_path, shown
 from dense_rl.policy import sample
 from dense_rl.tiny import cache_dir
 
@@ -321,11 +321,6 @@ def run_evalplus(
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"EvalPlus failed (exit code {code}); end of {log}:\n{tail}")
     return {task_id: rows[0] for task_id, rows in json.loads(results.read_text())["eval"].items()}
-
-
-def machine_paths_hidden(text: str) -> str:
-    """`text` with this machine's project root and home folder written as in dense_rl.paths.shown."""
-    return text.replace(f"{ROOT}/", "").replace(f"{Path.home()}/", "~/")
 
 
 def pass_at_1(records: list[dict]) -> dict[str, float]:

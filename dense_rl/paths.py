@@ -45,3 +45,9 @@ def shown(path: str | Path) -> str:
         if path.is_relative_to(base):
             return prefix + path.relative_to(base).as_posix() if path != base else prefix or "."
     return ".../" + "/".join(path.parts[-2:])
+
+
+def machine_paths_hidden(text: str) -> str:
+    """`text` (a log, a tool's output) with this machine's project root and home folder written as `shown`
+    writes them: relative to the project, or '~/'."""
+    return text.replace(f"{ROOT}/", "").replace(f"{Path.home()}/", "~/")

@@ -128,9 +128,8 @@ def run_stage(notebook: Path, executed: Path, parameters: dict) -> float:
             f"notebook {notebook.name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}); "
             f"the executed copy with the traceback is {executed}"
         ) from err
-    nb = nbformat.read(
-        executed, as_version=4
-    )  # papermill records where it read and wrote: keep that relative
+    # papermill records where it read and wrote: keep those paths relative, as every result file
+    nb = nbformat.read(executed, as_version=4)
     for key in ("input_path", "output_path"):
         if key in nb.metadata.get("papermill", {}):
             nb.metadata.papermill[key] = shown(nb.metadata.papermill[key])

@@ -285,8 +285,7 @@ def test_table_names_the_model_not_the_machine(model, shown):
 def test_the_evalplus_log_holds_no_machine_path():
     from pathlib import Path
 
-    from dense_rl.mbpp import machine_paths_hidden
-    from dense_rl.paths import ROOT
+    from dense_rl.paths import ROOT, machine_paths_hidden
 
     text = f"Load from {ROOT}/cache/x.pkl\r30it\n{Path.home()}/.cache/y\n"
     # project paths become relative, home paths '~/', and the progress bars' carriage returns stay
