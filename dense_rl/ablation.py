@@ -314,9 +314,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.adopt:
         print(f"adopted as {adopt(project_path(args.adopt[0]), root, args.adopt[1])}")
     elif not args.summary_only:
-        for arm in args.arms:
-            for seed in args.seeds if args.seeds is not None else SEEDS[arm]:
-                run_arm(root, arm, seed, steps=args.steps, eval_tasks=args.eval_tasks)
+        jobs = [
+            (seed, arm) for arm in args.arms for seed in (SEEDS[arm] if args.seeds is None else args.seeds)
+        ]
+        jobs.sort(key=lambda job: job[0])  # seed by seed: a run stopped midway leaves whole pairs behind
+        for seed, arm in jobs:
+            run_arm(root, arm, seed, steps=args.steps, eval_tasks=args.eval_tasks)
     summary = write_summary(root, (time.time() - t0) / 60 if not args.summary_only else None)
     print(summary.get("finding", json.dumps({a: v["final_mean"] for a, v in summary["arms"].items()})))
 

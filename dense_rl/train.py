@@ -74,9 +74,18 @@ class ValueModel(torch.nn.Module):
         torch.nn.init.zeros_(self.v_head.weight)
         torch.nn.init.zeros_(self.v_head.bias)
 
-    def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
-        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
-        h = hidden.last_hidden_state.to(self.v_head.weight.dtype)  # bf16 backbone, fp32 head on GPUs
+    def forward(self, input_ids, attention_mask, position_ids, P: int = 0, T: int = 0) -> torch.Tensor:
+        """V at every position, or with P and T only at columns P-1 ... P+T-2 (see `at_responses`)."""
+        if P:
+            hidden = at_responses(
+                self.backbone, (input_ids, attention_mask, position_ids), P, T, logits=False
+            )
+        else:
+            hidden = self.backbone(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+            )
+            hidden = hidden.last_hidden_state
+        h = hidden.to(self.v_head.weight.dtype)  # bf16 backbone, fp32 head on GPUs
         return self.v_head(h).squeeze(-1).float()
 
 
@@ -141,19 +150,70 @@ def pack(batch: RolloutBatch, pad_id: int):
     return input_ids, attention_mask, position_ids, P
 
 
+def repeated_prompts(inputs, P: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(first row of each distinct prompt, for each row the index of its prompt), or None when all differ."""
+    input_ids, attention_mask, _ = inputs
+    prompts = torch.cat([input_ids[:, :P], attention_mask[:, :P]], dim=1)
+    distinct, row_prompt = torch.unique(prompts, dim=0, return_inverse=True)
+    if len(distinct) == len(prompts):
+        return None
+    first = torch.stack([(row_prompt == u).nonzero()[0, 0] for u in range(len(distinct))])
+    return first, row_prompt
+
+
+def at_responses(model, inputs, P: int, T: int, logits: bool = True) -> torch.Tensor:
+    """The model's logits (or last hidden states) at columns P-1 ... P+T-2, those that predict response tokens
+    0 ... T-1 of the packed batch: Tensor[B, T, ...].
+
+    Rows that repeat a prompt (a prompt answered `samples_per_prompt` times) share its forward pass: each
+    distinct prompt runs once, and its key/value cache is copied to every row that repeats it before the
+    responses run on top. Same numbers as one forward over the whole batch (tests/test_train.py), and the
+    gradient reaches the prompt's positions through the copied cache, as it would through the rows. With
+    4 answers per prompt this skips most of the prompt compute, the larger part of a tiny-code step.
+    One process only: under DDP a module must be called once per backward.
+    """
+    input_ids, attention_mask, position_ids = inputs
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    shared = None if distributed else repeated_prompts(inputs, P)
+    if shared is None:
+        keep = dict(logits_to_keep=T + 1) if logits else {}  # the lm_head only where it is read
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **keep)
+        return out.logits[:, :T] if logits else out.last_hidden_state[:, P - 1 : P + T - 1]
+    first, row_prompt = shared
+    keep = dict(logits_to_keep=1) if logits else {}
+    columns = slice(None, P)
+    prompt = model(
+        input_ids=input_ids[first, columns],
+        attention_mask=attention_mask[first, columns],
+        position_ids=position_ids[first, columns],
+        use_cache=True,
+        **keep,
+    )
+    cache = prompt.past_key_values
+    cache.batch_select_indices(row_prompt.to(input_ids.device))  # one copy of the prompt's keys per row
+    rest = model(
+        input_ids=input_ids[:, P:],
+        attention_mask=attention_mask,
+        position_ids=position_ids[:, P:],
+        past_key_values=cache,
+        use_cache=True,
+    )
+    if logits:
+        return torch.cat([prompt.logits[row_prompt, -1:], rest.logits[:, : T - 1]], dim=1)
+    return torch.cat([prompt.last_hidden_state[row_prompt, -1:], rest.last_hidden_state[:, : T - 1]], dim=1)
+
+
 def policy_logprobs(model, inputs, response_ids, P: int, temperature: float, with_entropy: bool = False):
     """log pi(a_t | s_t) for every response token, Tensor[B, T] (and the logits' entropy per token)."""
-    input_ids, attention_mask, position_ids = inputs
     T = response_ids.shape[1]
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
-    logits = logits[:, P - 1 : P + T - 1].float() / temperature
+    logits = at_responses(model, inputs, P, T).float() / temperature
     logprobs = ppo.logprobs_from_logits(logits, response_ids)
     return (logprobs, logits) if with_entropy else logprobs
 
 
 def critic_values(critic, inputs, P: int, T: int) -> torch.Tensor:
     """V(s_t) for every response token t: the critic read at the position that predicts token t."""
-    return critic(*inputs)[:, P - 1 : P + T - 1]
+    return critic(*inputs, P=P, T=T)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -421,7 +481,7 @@ def ppo_update(
     cfg: Config, policy, critic, optimizer, accelerator, exp: Experience
 ) -> dict[str, list[float]]:
     """Step 5: PPO epochs over mini-batches: clipped policy loss + vf_coef * clipped value loss."""
-    B, T = exp.batch.response_mask.shape
+    B = exp.batch.response_mask.shape[0]
     P, inputs, mask, dev = exp.P, exp.inputs, exp.batch.response_mask, accelerator.device
     response_ids = exp.batch.response_ids.to(dev)
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -429,17 +489,23 @@ def ppo_update(
     stats: dict[str, list[float]] = {}
     for _ in range(cfg.ppo_epochs):
         for idx in torch.randperm(B).split(cfg.mini_batch_size):
-            mb_inputs = tuple(x[idx] for x in inputs)
-            mb_mask = mask[idx].to(accelerator.device)
+            # columns past the mini-batch's longest response are padding for all its rows: causal attention
+            # never lets a real token see them, and every loss is masked, so they are cut (same numbers)
+            t = int(mask[idx].any(0).nonzero().max()) + 1 if mask[idx].any() else 1
+            mb_inputs = tuple(x[idx, : P + t] for x in inputs)
+            mb_mask = mask[idx, :t].to(dev)
+            old = {
+                k: getattr(exp, k)[idx, :t].to(dev) for k in ("logprobs", "advantages", "values", "returns")
+            }
             new_logprobs, logits = policy_logprobs(
-                policy, mb_inputs, response_ids[idx], P, cfg.temperature, with_entropy=True
+                policy, mb_inputs, response_ids[idx, :t], P, cfg.temperature, with_entropy=True
             )
-            new_values = critic_values(critic, mb_inputs, P, T)
+            new_values = critic_values(critic, mb_inputs, P, t)
             pg_loss, pg_stats = ppo.policy_loss(
-                new_logprobs, exp.logprobs[idx].to(dev), exp.advantages[idx].to(dev), mb_mask, cfg.cliprange
+                new_logprobs, old["logprobs"], old["advantages"], mb_mask, cfg.cliprange
             )
             vf_loss, vf_stats = ppo.value_loss(
-                new_values, exp.values[idx].to(dev), exp.returns[idx].to(dev), mb_mask, cfg.cliprange_value
+                new_values, old["values"], old["returns"], mb_mask, cfg.cliprange_value
             )
             loss = pg_loss + cfg.vf_coef * vf_loss
             optimizer.zero_grad(set_to_none=True)

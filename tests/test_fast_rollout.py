@@ -13,9 +13,14 @@ import pytest
 import torch
 from peft import get_peft_model
 from transformers import AttentionInterface, Qwen2Config, Qwen2ForCausalLM
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers.masking_utils import (
+    AttentionMaskInterface,
+    causal_mask_function,
+    sdpa_mask,
+    sliding_window_causal_mask_function,
+)
 
-from dense_rl.attention import PADDING_SAFE_SDPA, padding_safe_sdpa_mask
+from dense_rl.attention import PADDING_SAFE_SDPA, causal_padding_mask, padding_safe_sdpa_mask
 from dense_rl.batch import RolloutBatch
 from dense_rl.config import get_preset
 from dense_rl.policy import load_policy, sample
@@ -121,6 +126,31 @@ def left_padded_mask(mask_function) -> torch.Tensor:
 def test_query_rows_without_any_key(mask_function, empty_rows):
     mask = left_padded_mask(mask_function)
     assert int((~mask.any(-1)).sum()) == empty_rows
+
+
+LEFT_PADS = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+
+
+@pytest.mark.parametrize(
+    "cache_position, kv_length, kv_offset, attention_mask, mask_function",
+    [
+        (torch.arange(7), 7, 0, LEFT_PADS, causal_mask_function),  # prefill of a left-padded batch
+        (torch.arange(7), 7, 0, torch.ones(2, 7, dtype=torch.bool), causal_mask_function),  # no padding
+        (torch.arange(7), 7, 0, None, causal_mask_function),  # no attention mask at all
+        (torch.tensor([6]), 7, 0, LEFT_PADS, causal_mask_function),  # one decoding step after a prompt
+        (torch.arange(4, 7), 7, 0, LEFT_PADS, causal_mask_function),  # a chunk on top of a cache
+        (torch.arange(5), 8, 0, LEFT_PADS[:, :5], causal_mask_function),  # static cache: kv longer than mask
+        (torch.arange(3, 7), 4, 3, LEFT_PADS, causal_mask_function),  # kv window starting at an offset
+        (torch.arange(7), 7, 0, LEFT_PADS, sliding_window_causal_mask_function(3)),  # other patterns: stock
+    ],
+)
+def test_broadcast_mask_equals_transformers(
+    cache_position, kv_length, kv_offset, attention_mask, mask_function
+):
+    args = dict(batch_size=2, cache_position=cache_position, kv_length=kv_length, kv_offset=kv_offset)
+    args |= dict(attention_mask=attention_mask, mask_function=mask_function)
+    stock, ours = sdpa_mask(**args), causal_padding_mask(**args)
+    assert (stock is None and ours is None) or torch.equal(stock.expand_as(ours), ours)
 
 
 def test_padding_safe_mask_is_unchanged_on_real_rows():

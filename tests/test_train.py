@@ -12,13 +12,24 @@ import pytest
 import torch
 from accelerate import Accelerator
 
+from dense_rl import ppo
 from dense_rl.batch import RolloutBatch
 from dense_rl.config import get_preset
 from dense_rl.policy import load_policy, sample
 from dense_rl.rewards.kl import response_logprobs
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.code_tasks import generate_code_tasks
-from dense_rl.train import append_metrics, pack, policy_logprobs, run_finished, train, truncate_metrics
+from dense_rl.train import (
+    append_metrics,
+    build_models,
+    critic_values,
+    pack,
+    policy_logprobs,
+    repeated_prompts,
+    run_finished,
+    train,
+    truncate_metrics,
+)
 
 TIMING = {"seconds", "reward_seconds"}  # wall-clock columns differ between any two runs
 
@@ -130,6 +141,58 @@ def test_batched_scoring_matches_one_sample_at_a_time(tiny_path):
         single = response_logprobs(model, batch)
     mask = batch.response_mask
     assert torch.allclose(batched[mask], single[mask], atol=1e-4)
+
+
+def _packed_repeats(tokenizer, model, answers_per_prompt: int):
+    """A packed batch of 3 prompts, each answered `answers_per_prompt` times (rows of a prompt adjacent)."""
+    tasks = [t for t in generate_code_tasks(3, "train") for _ in range(answers_per_prompt)]
+    out = sample(tokenizer, model, [messages_for(t) for t in tasks], temperature=1.0, max_new_tokens=20)
+    batch = RolloutBatch.from_ids(tokenizer, out.prompts, out.prompt_ids, out.response_ids)
+    *inputs, P = pack(batch, tokenizer.pad_token_id)
+    return batch, tuple(inputs), P
+
+
+@pytest.mark.parametrize(
+    "answers_per_prompt, distinct",
+    [
+        (1, None),  # every prompt once: nothing to share
+        (4, 3),  # the training layout: 4 answers per prompt, 3 prompts
+    ],
+)
+def test_repeated_prompts_are_found(tiny_path, answers_per_prompt, distinct):
+    tokenizer, model = load_policy(str(tiny_path))
+    _, inputs, P = _packed_repeats(tokenizer, model, answers_per_prompt)
+    shared = repeated_prompts(inputs, P)
+    assert (shared if shared is None else len(shared[0])) == distinct
+
+
+def _plain_scores(policy, critic, inputs, response_ids, P):
+    """log-probs and values from one forward over every row, prompt included (no sharing)."""
+    T = response_ids.shape[1]
+    named = dict(zip(("input_ids", "attention_mask", "position_ids"), inputs, strict=True))
+    logits = policy(**named).logits[:, P - 1 : P + T - 1]
+    hidden = critic.backbone(**named).last_hidden_state[:, P - 1 : P + T - 1]
+    return ppo.logprobs_from_logits(logits, response_ids), critic.v_head(hidden).squeeze(-1)
+
+
+def test_shared_prompt_scoring_matches_one_forward_with_gradients(tiny_path):
+    # each distinct prompt runs once and its KV cache is copied to its rows: the log-probs, values and
+    # gradients must be those of one forward over every row
+    tokenizer, policy, critic = build_models(get_preset("tiny-code", model=str(tiny_path)))
+    policy.eval(), critic.eval()  # as in training: no LoRA dropout, so both passes see the same function
+    batch, inputs, P = _packed_repeats(tokenizer, policy, 4)
+    ids, mask = batch.response_ids, batch.response_mask
+    shared = (policy_logprobs(policy, inputs, ids, P, 1.0), critic_values(critic, inputs, P, ids.shape[1]))
+    plain = _plain_scores(policy, critic, inputs, ids, P)
+    params = [p for p in [*policy.parameters(), *critic.parameters()] if p.requires_grad]
+    grads = []
+    for logprobs, values in (shared, plain):
+        loss = (logprobs * mask).sum() + (values * mask).sum()
+        grads.append(torch.autograd.grad(loss, params))
+    assert torch.allclose(shared[0][mask], plain[0][mask], atol=1e-5)
+    assert torch.allclose(shared[1][mask], plain[1][mask], atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(*grads, strict=True))
+    assert any(g.abs().sum() > 0 for g in grads[0])  # LoRA B starts at zero, but the A's and heads get some
 
 
 def test_accelerator_runs_on_cpu():
