@@ -245,7 +245,12 @@ def tiny_policy_path(seed: int = 0, force: bool = False, spec: TinySpec | None =
     spec = spec or TinySpec(seed=seed)
     final = cache_dir() / spec.folder_name()
     if final.exists() and not force:
-        return final
+        built = json.loads((final / "build_info.json").read_text()).get("spec") or {}
+        if built == asdict(spec):
+            return final
+        # the default spec changed since this folder was built (its name carries no digest): never reuse it
+        changed = {k: (built.get(k), v) for k, v in asdict(spec).items() if built.get(k) != v}
+        print(f"{final} was built from another spec (field: (built, wanted) = {changed}); rebuilding it")
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
     try:

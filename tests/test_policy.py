@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -59,6 +60,20 @@ def test_greedy_generation_is_deterministic(policy):
     a = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8).response_ids
     b = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8).response_ids
     assert a == b
+
+
+def test_a_folder_built_from_another_spec_is_rebuilt(tiny_path, tmp_path, monkeypatch):
+    # a cache folder keeps its name when the default spec changes: its build record decides, not its name
+    from conftest import SHRUNKEN
+
+    from dense_rl.tiny import tiny_policy_path
+
+    monkeypatch.setenv("DENSE_RL_CACHE", str(tmp_path))
+    stale = tmp_path / SHRUNKEN.folder_name()
+    shutil.copytree(tiny_path, stale)
+    info = build_info(stale) | {"spec": build_info(stale)["spec"] | {"steps": 1}, "losses": []}
+    (stale / "build_info.json").write_text(json.dumps(info))
+    assert build_info(tiny_policy_path(spec=SHRUNKEN))["losses"] == build_info(tiny_path)["losses"]
 
 
 def test_build_is_deterministic_for_a_seed(tiny_path, tmp_path, monkeypatch):
