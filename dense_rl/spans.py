@@ -227,8 +227,9 @@ def line_span(text: str, region: tuple[int, int], lineno: int) -> tuple[int, int
 
 
 def line_starts(code: str) -> list[int]:
-    """Offsets at which each line of `code` starts (line 1 at index 0): row/column -> offset in one step."""
-    return [0, *(m.end() for m in re.finditer("\n", code))]
+    """Offsets at which each line of `code` starts (line 1 at index 0): row/column -> offset in one step.
+    Lines end at LF, CRLF or a lone CR, as CPython and Ruff count rows (a sampled answer may hold a CR)."""
+    return [0, *(m.end() for m in re.finditer("\r\n|\r|\n", code))]
 
 
 def code_token_mask(spans: list[tuple[int, int]], region: tuple[int, int] | None) -> list[bool]:

@@ -48,6 +48,8 @@ INVALID = [
     ("def g():\n    x = a b\n    y = 1\n    return 'oops", "b\n    y"),
     # ending inside a word that a keyword continues (`1 i` -> `1 if`) is no error; the newline after it is
     ("x = 1 i\ny = 2", "\ny = 2"),
+    # a lone carriage return ends a line for CPython, so it ends a single-quoted string as \n does
+    ("s = 'abc\ry = 1", "\ry = 1"),
 ]
 
 
@@ -144,6 +146,8 @@ def test_truncated_code_flags_its_last_code_token():
         ("x = = 1", False),
         # null bytes are rejected, not crashed on
         ("x = 1\0", False),
+        # a sampled answer with a carriage return inside a string: once sent the check round in circles
+        ("def f(s):\n    return w[:5] == 'it\r:\n        if x '_'(\"\",c'\n    return ' ' ']\n", False),
     ],
 )
 def test_python_verdict_tells_incomplete_from_invalid(code, incomplete):

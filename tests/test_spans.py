@@ -25,6 +25,7 @@ from dense_rl.spans import (
     code_token_mask,
     decode_with_spans,
     line_span,
+    line_starts,
     token_char_spans,
     tokens_in_span,
 )
@@ -136,6 +137,19 @@ def test_spans_rebuild_the_decoded_text(text):
     covered = set().union(*(range(s, e) for s, e in spans))
     assert covered == set(range(len(text)))
     assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "code, starts",
+    [
+        ("a\nb", [0, 2]),  # LF
+        ("a\r\nb", [0, 3]),  # CRLF: one line break, not two
+        ("a\rb\rc", [0, 2, 4]),  # a lone CR breaks a line too, as CPython and Ruff count rows
+        ("a\n", [0, 2]),  # a final newline starts an empty last line
+    ],
+)
+def test_line_starts(code, starts):
+    assert line_starts(code) == starts
 
 
 def test_a_character_split_across_tokens_belongs_to_each_of_them():

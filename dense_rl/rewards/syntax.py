@@ -138,16 +138,21 @@ _WORD_END = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$|[0-9][0-9A-Za-z_.]*$")
 _BLANK_TAIL = re.compile(r"\n[ \t\f]+$")
 
 
+MAX_CLOSINGS = 4  # strings closed in a row while deciding one prefix (f-strings nest a few deep at most)
+
+
 @functools.lru_cache(maxsize=4096)
-def viable_prefix(prefix: str) -> bool:
+def viable_prefix(prefix: str, closings: int = 0) -> bool:
     """Whether some completion of `prefix` could still be valid Python (CPython's parser decides):
     it parses, or parsing it as unfinished input says only "incomplete input" (also after one of the short
     _ENDINGS, a colon added where the clause asks for one), or it ends inside a string that closing leaves
     viable, or inside a word or number that some continuation makes viable (`1 i` -> `1 if`, `0x` -> `0x1`),
-    or on a line of indentation only (a blank line may follow: viable when the prefix before it is)."""
+    or on a line of indentation only (a blank line may follow: viable when the prefix before it is).
+    `closings` counts the strings already closed on the way here: past MAX_CLOSINGS the prefix counts as
+    viable (no blame where the check cannot decide) rather than recursing without end."""
     blank = _BLANK_TAIL.search(prefix)
     if blank:
-        return viable_prefix(prefix[: blank.start() + 1])
+        return viable_prefix(prefix[: blank.start() + 1], closings)
     error = _compile_error(prefix, _PARSE_ONLY)
     if error is None or _incomplete(error):
         return True
@@ -155,9 +160,9 @@ def viable_prefix(prefix: str) -> bool:
         return False
     if error.msg == "expected ':'" and _viable_simple(prefix + ":"):
         return True
-    last_line = prefix.count("\n") + 1
+    last_line = len(line_starts(prefix))
     if error.msg.startswith(_UNFINISHED_STRING):
-        return _viable_closed(prefix, error, last_line)
+        return closings >= MAX_CLOSINGS or _viable_closed(prefix, error, last_line, closings)
     if error.msg in _FINAL_ERRORS and (error.lineno or 0) < last_line:
         return False  # the parser stopped before the last line: nothing appended reaches back
     if any(_viable_simple(prefix + ending) for ending in _ENDINGS):
@@ -176,7 +181,7 @@ def _incomplete(error: Exception) -> bool:
     return isinstance(error, SyntaxError) and error.msg == "incomplete input"
 
 
-def _viable_closed(prefix: str, error: SyntaxError, last_line: int) -> bool:
+def _viable_closed(prefix: str, error: SyntaxError, last_line: int, closings: int) -> bool:
     """A prefix that ends inside a string: viable if closing the string there leaves a viable prefix (a
     single-quoted one must still be on its last line; an f-string may need its open brace closed first)."""
     triple = "triple" in error.msg
@@ -191,7 +196,7 @@ def _viable_closed(prefix: str, error: SyntaxError, last_line: int) -> bool:
         return False
     body = prefix[position + len(quote) :]
     closed = prefix + ("x" if body.endswith("\\") else "")
-    return any(viable_prefix(closed + brace + quote) for brace in ("", "a}", "}"))
+    return any(viable_prefix(closed + brace + quote, closings + 1) for brace in ("", "a}", "}"))
 
 
 def _viable_simple(prefix: str) -> bool:
