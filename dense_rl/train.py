@@ -350,6 +350,15 @@ def truncate_metrics(path: Path, last_step: int) -> None:
     os.replace(tmp, path)
 
 
+def seconds_so_far(path: Path) -> float:
+    """Training seconds of the steps a metrics file keeps (its last row's `seconds`; 0 without one)."""
+    if not path.exists():
+        return 0.0
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return float(rows[-1].get("seconds") or 0) if rows else 0.0
+
+
 def heldout_eval(cfg: Config, tokenizer, model, n_tasks: int) -> tuple[float, list[dict]]:
     """Greedy pass@1 (code) or task success (robot: every success check in every world) on held-out tasks.
 
@@ -577,7 +586,7 @@ def train(
     B = cfg.batch_size
     n_prompts = B // cfg.samples_per_prompt  # each prompt is answered samples_per_prompt times
     tasks_all = training_tasks(cfg, cfg.total_steps * n_prompts * accelerator.num_processes)
-    t0 = time.time()
+    t0 = time.time() - seconds_so_far(run_dir / "metrics.csv")  # a resumed run's clock goes on
     bar = progress(
         range(start, cfg.total_steps),
         desc=f"PPO {cfg.preset} {cfg.reward_mode}",

@@ -122,6 +122,14 @@ def test_half_written_checkpoint_is_never_loaded(tiny_path, reference_run, tmp_p
     assert _metrics(run) == _metrics(reference_run)
 
 
+def test_a_resumed_run_keeps_counting_its_seconds(tiny_path, tmp_path):
+    run = tmp_path / "run"
+    train(_cfg(tiny_path, total_steps=2), run, eval_tasks=0)
+    train(_cfg(tiny_path), run, resume=True, eval_tasks=0)  # steps 3-4 after a restart
+    seconds = [float(row["seconds"]) for row in csv.DictReader(open(run / "metrics.csv"))]
+    assert len(seconds) == 4 and seconds == sorted(seconds)  # the clock goes on, it does not restart at 0
+
+
 def test_existing_run_is_not_overwritten_without_resume(tiny_path, reference_run):
     with pytest.raises(FileExistsError, match="--resume"):
         train(_cfg(tiny_path), reference_run, eval_tasks=0)
