@@ -2,6 +2,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ppo_step.py --quick      # under ~2 minutes on 2 cores
     .venv/bin/python benchmarks/ppo_step.py --model cache/tiny-policy-seed0  # the real tiny policy
+    .venv/bin/python benchmarks/ppo_step.py --quick --model cache/tiny-policy-seed0 \
+        --batch 16 --mini-batch 8 --answers-per-prompt 4                     # the tiny-code training layout
 
 A step is what one iteration of each trainer does: sample a batch of answers, score them with policy,
 reference and critic, compute rewards and GAE, then the PPO epochs over mini-batches. Both get the same
@@ -216,12 +218,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help=f"short run: {QUICK}")
     parser.add_argument("--model", help="a saved causal LM folder (default: a shrunken tiny policy)")
     parser.add_argument("--steps", type=int, help="timed steps per trainer, after one warm-up step each")
-    parser.add_argument("--batch", type=int, help="prompts per rollout")
+    parser.add_argument("--batch", type=int, help="answers per rollout")
+    parser.add_argument("--mini-batch", type=int, help="answers per gradient step")
+    parser.add_argument(
+        "--answers-per-prompt",
+        type=int,
+        default=1,
+        help="each prompt answered this many times in a row, as the tiny presets train (4); the kit scores a "
+        "repeated prompt once, TRL (which shuffles its prompts) does the full work either way",
+    )
     parser.add_argument("--response-length", type=int, help="maximum new tokens per answer")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's, e.g. OMP_NUM_THREADS)")
     args = parser.parse_args(argv)
     settings = dict(QUICK if args.quick else FULL)
     overrides = {"steps": args.steps, "batch": args.batch, "response_length": args.response_length}
+    overrides["mini_batch"] = args.mini_batch
     settings |= {k: v for k, v in overrides.items() if v is not None}
     settings["mini_batch"] = min(settings["mini_batch"], settings["batch"])
     if args.threads:
@@ -238,7 +249,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     seed_everything(cfg.seed)
     n = settings["steps"] + 1
-    tasks = training_tasks(cfg, cfg.batch_size * n)
+    k = args.answers_per_prompt
+    if cfg.batch_size % k:
+        parser.error(f"--batch {cfg.batch_size} is not a multiple of --answers-per-prompt {k}")
+    tasks = [t for t in training_tasks(cfg, cfg.batch_size * n // k) for _ in range(k)]
     kit = kit_trainer(cfg)
     with tempfile.TemporaryDirectory() as out:
         times = side_by_side(cfg, kit, trl_trainer(cfg, tasks, out), tasks, n)
@@ -247,6 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = summarise(times) | {
         "batch": cfg.batch_size,
         "mini_batch": cfg.mini_batch_size,
+        "answers_per_prompt": k,
         "response_length": cfg.response_length,
         "ppo_epochs": cfg.ppo_epochs,
         "model": cfg.model if args.model else "shrunken tiny policy (tests/conftest.py SHRUNKEN)",
