@@ -248,9 +248,9 @@ def finding(d: float, lo: float, hi: float, n_seeds: int) -> str:
     """The honest one-sentence answer to 'does dense beat sparse here?'."""
     span = f"{d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {n_seeds} paired seeds)"
     if lo > 0:
-        return f"Dense placement beats sparse on held-out pass@1 by {span}."
+        return f"Dense placement beats sparse on held-out pass@1: dense - sparse = {span}."
     if hi < 0:
-        return f"Sparse placement beats dense on held-out pass@1 by {span}."
+        return f"Sparse placement beats dense on held-out pass@1: dense - sparse = {span}."
     half = (hi - lo) / 2
     more = (half / abs(d)) ** 2 if d else math.inf
     return (

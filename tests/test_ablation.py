@@ -92,6 +92,18 @@ def test_summary_is_a_pure_function_of_the_run_files(tmp_path):
     assert first["arms"]["dense"]["curve"]["step"] == [0, 20, 40]
 
 
+@pytest.mark.parametrize(
+    "d, lo, hi, start",
+    [
+        (0.05, 0.02, 0.08, "Dense placement beats sparse on held-out pass@1: dense - sparse = +0.050"),
+        (-0.043, -0.076, -0.012, "Sparse placement beats dense on held-out pass@1: dense - sparse = -0.043"),
+        (-0.009, -0.034, 0.016, "At this scale dense and sparse placement cannot be told apart"),  # 0 inside
+    ],
+)
+def test_the_finding_names_the_winner_and_the_signed_difference(d, lo, hi, start):
+    assert ablation.finding(d, lo, hi, 5).startswith(start)
+
+
 def test_the_finding_says_when_arms_cannot_be_told_apart():
     text = ablation.finding(0.01, -0.03, 0.05, 5)
     assert "cannot be told apart" in text and "contains 0" in text
