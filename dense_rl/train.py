@@ -31,6 +31,7 @@ import argparse
 import csv
 import hashlib
 import json
+import operator
 import os
 import random
 import shutil
@@ -74,17 +75,9 @@ class ValueModel(torch.nn.Module):
         torch.nn.init.zeros_(self.v_head.weight)
         torch.nn.init.zeros_(self.v_head.bias)
 
-    def forward(self, input_ids, attention_mask, position_ids, P: int = 0, T: int = 0) -> torch.Tensor:
-        """V at every position, or with P and T only at columns P-1 ... P+T-2 (see `at_responses`)."""
-        if P:
-            hidden = at_responses(
-                self.backbone, (input_ids, attention_mask, position_ids), P, T, logits=False
-            )
-        else:
-            hidden = self.backbone(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
-            )
-            hidden = hidden.last_hidden_state
+    def forward(self, input_ids, attention_mask, position_ids, P: int, T: int) -> torch.Tensor:
+        """V(s_t) for response tokens 0 ... T-1: the critic read at columns P-1 ... P+T-2 (`at_responses`)."""
+        hidden = at_responses(self.backbone, (input_ids, attention_mask, position_ids), P, T, logits=False)
         h = hidden.to(self.v_head.weight.dtype)  # bf16 backbone, fp32 head on GPUs
         return self.v_head(h).squeeze(-1).float()
 
@@ -173,21 +166,22 @@ def at_responses(model, inputs, P: int, T: int, logits: bool = True) -> torch.Te
     One process only: under DDP a module must be called once per backward.
     """
     input_ids, attention_mask, position_ids = inputs
+    read = operator.attrgetter("logits" if logits else "last_hidden_state")
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     shared = None if distributed else repeated_prompts(inputs, P)
     if shared is None:
         keep = dict(logits_to_keep=T + 1) if logits else {}  # the lm_head only where it is read
-        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **keep)
-        return out.logits[:, :T] if logits else out.last_hidden_state[:, P - 1 : P + T - 1]
+        out = read(
+            model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **keep)
+        )
+        return out[:, :T] if logits else out[:, P - 1 : P + T - 1]
     first, row_prompt = shared
-    keep = dict(logits_to_keep=1) if logits else {}
-    columns = slice(None, P)
     prompt = model(
-        input_ids=input_ids[first, columns],
-        attention_mask=attention_mask[first, columns],
-        position_ids=position_ids[first, columns],
+        input_ids=input_ids[first, :P],
+        attention_mask=attention_mask[first, :P],
+        position_ids=position_ids[first, :P],
         use_cache=True,
-        **keep,
+        **(dict(logits_to_keep=1) if logits else {}),
     )
     cache = prompt.past_key_values
     cache.batch_select_indices(row_prompt.to(input_ids.device))  # one copy of the prompt's keys per row
@@ -198,9 +192,7 @@ def at_responses(model, inputs, P: int, T: int, logits: bool = True) -> torch.Te
         past_key_values=cache,
         use_cache=True,
     )
-    if logits:
-        return torch.cat([prompt.logits[row_prompt, -1:], rest.logits[:, : T - 1]], dim=1)
-    return torch.cat([prompt.last_hidden_state[row_prompt, -1:], rest.last_hidden_state[:, : T - 1]], dim=1)
+    return torch.cat([read(prompt)[row_prompt, -1:], read(rest)[:, : T - 1]], dim=1)
 
 
 def policy_logprobs(model, inputs, response_ids, P: int, temperature: float, with_entropy: bool = False):
