@@ -60,6 +60,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from dense_rl.config import TINY_MODELS
 from dense_rl.paths import ROOT
 from dense_rl.robot.roboeval_convert import convert_reference_csv, convert_task_source, to_jsonl
 
@@ -366,7 +367,7 @@ def stage_needs(stage: str, preset: str, params: dict) -> tuple[list[str], list[
         files.append(MBPP)  # MBPP's test split is the held-out set of paper-mbpp runs
     hub = []
     model = params.get("model") or cfg.model
-    if model != "tiny":  # the tiny policy is built locally by stage 00
+    if model not in TINY_MODELS:  # the kit's tiny policies are built locally, on first use
         hub.append((model, "model"))
     if preset == "paper-mbpp" and stage in TRAINING_STAGES:
         hub.append((cfg.train_data or OPENCODEINSTRUCT, "dataset"))

@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dense_rl.attention import PADDING_SAFE_SDPA
-from dense_rl.config import TINY_MODEL
+from dense_rl.config import TINY_MODEL, TINY_MODELS
 from dense_rl.progress import progress as progress_bar
 
 if not torch.cuda.is_available():  # DeepSpeed, imported lazily by transformers, warns that it found no GPU
@@ -52,16 +52,17 @@ def load_policy(
     adapter: str | None = None,
     attn_implementation: str | None = None,
 ):
-    """(tokenizer, model) for a hub id, a local folder, or 'tiny' (the kit's own model, built on first use).
+    """(tokenizer, model) for a hub id, a local folder, or 'tiny' / 'tiny-robot' (the kit's own models, built
+    on first use).
 
     `adapter`: a LoRA adapter folder (a training checkpoint's policy/) merged into the weights.
     The tokenizer pads on the left, as batched generation needs; the model is in eval mode. Attention is
     SDPA with a mask safe for left padding (dense_rl.attention) unless `attn_implementation` names another.
     """
-    if name_or_path == TINY_MODEL:
-        from dense_rl.tiny import tiny_policy_path
+    if name_or_path in TINY_MODELS:
+        from dense_rl.tiny import tiny_model_path
 
-        name_or_path = str(tiny_policy_path(seed))
+        name_or_path = str(tiny_model_path(name_or_path, seed))
     looks_local = Path(name_or_path).exists() or name_or_path.startswith((".", "/", "~"))
     if looks_local and not (Path(name_or_path).expanduser() / "config.json").exists():
         raise PolicyLoadError(

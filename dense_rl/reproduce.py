@@ -159,10 +159,13 @@ def reproduce(
     from dense_rl.evaluate import machine  # torch and friends: imported after the data pre-check
 
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
-    if scale == "tiny":  # building the policy is part of the first run's time
+    if scale == "tiny":  # building the policies is part of the first run's time
         from dense_rl.tiny import TinySpec, cache_dir
 
         record["tiny_policy_cached"] = (cache_dir() / TinySpec().folder_name() / "config.json").exists()
+        record["tiny_robot_policy_cached"] = (
+            cache_dir() / "tiny-robot-policy-seed0" / "config.json"
+        ).exists()
     t0 = time.time()
     for name, p, notebook, executed, params in stages:
         if not force and finished(executed, params):

@@ -47,7 +47,7 @@ from peft import LoraConfig, get_peft_model
 from dense_rl import ppo
 from dense_rl.attention import PADDING_SAFE_SDPA
 from dense_rl.batch import RewardOutput, RolloutBatch
-from dense_rl.config import TINY_MODEL, Config, get_preset
+from dense_rl.config import TINY_MODELS, Config, get_preset
 from dense_rl.evaluate import code_pass_at_1
 from dense_rl.paths import project_path
 from dense_rl.policy import load_policy, sample
@@ -62,7 +62,7 @@ from dense_rl.rollout import Sampler, Speedups
 from dense_rl.seeding import seed_everything
 from dense_rl.tasks.chat import messages_for
 from dense_rl.tasks.sources import heldout_tasks, training_tasks
-from dense_rl.tiny import tiny_policy_path
+from dense_rl.tiny import tiny_model_path
 
 
 class ValueModel(torch.nn.Module):
@@ -219,7 +219,10 @@ def reward_components(cfg: Config, batch: RolloutBatch, tasks: list) -> dict[str
     if cfg.w_syntax:
         parts["syntax"] = syntax_reward(batch, tasks, scheme=cfg.syntax_scheme)
     if cfg.w_lint:
-        parts["lint"] = lint_reward(batch, tasks)
+        from dense_rl.robot.api import PROGRAM_GLOBALS
+
+        known = PROGRAM_GLOBALS if cfg.domain == "robot" else ()  # the simulator defines the robot API
+        parts["lint"] = lint_reward(batch, tasks, builtins=known)
     if cfg.domain == "code":
         if cfg.w_tests:
             parts["tests"] = unit_test_reward(batch, tasks)
@@ -233,7 +236,7 @@ def reward_components(cfg: Config, batch: RolloutBatch, tasks: list) -> dict[str
         if cfg.w_sim:
             parts["sim"] = robot_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed, runs=runs)
         if cfg.w_task:
-            parts["task"] = task_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed, runs=runs)
+            parts["checks"] = task_reward(batch, tasks, n_runs=cfg.sim_runs, seed=cfg.seed, runs=runs)
     return parts
 
 
@@ -383,8 +386,8 @@ def base_evaluation(cfg: Config, run_dir: Path, tokenizer, model, n_tasks: int) 
     of the ablation) share one evaluation: it is copied from a sibling or cousin run folder when one matches.
     """
     key = None
-    if cfg.model == TINY_MODEL:  # only the kit's own model has a build record to fingerprint its weights
-        build = (tiny_policy_path(cfg.seed) / "build_info.json").read_bytes()
+    if cfg.model in TINY_MODELS:  # only the kit's own models have a build record to fingerprint their weights
+        build = (tiny_model_path(cfg.model, cfg.seed) / "build_info.json").read_bytes()
         key = dict(weights=hashlib.sha1(build).hexdigest(), domain=cfg.domain, seed=cfg.seed, tasks=n_tasks)
         key["response_length"] = cfg.response_length
     # siblings (results/tiny/<run>/) and cousins (the ablation's <arm>/s<seed>/ folders)

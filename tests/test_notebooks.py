@@ -73,6 +73,7 @@ def executed(tiny_path, tmp_path_factory):
     """name -> (executed notebook, its out folder); each notebook runs at most once, on first request."""
     cache = tmp_path_factory.mktemp("cache")
     (cache / "tiny-policy-seed0").symlink_to(tiny_path)  # the presets' 'tiny' model
+    (cache / "tiny-robot-policy-seed0").symlink_to(tiny_path)  # and their 'tiny-robot' model
     out_dir = f"scratch/test-notebooks-{os.getpid()}"  # relative, as reproduce passes results/<scale>
     done: dict[str, tuple] = {}
 

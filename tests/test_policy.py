@@ -132,3 +132,66 @@ def test_generate_kwargs_override_the_sampling_defaults(policy):
     narrow = sample(tokenizer, model, messages, n=3, temperature=1.0, top_p=1e-6, max_new_tokens=8)
     greedy = sample(tokenizer, model, messages, temperature=0, max_new_tokens=8)
     assert all(ids == greedy.response_ids[0] for ids in narrow.response_ids)
+
+
+def _stage():
+    from dataclasses import replace
+
+    from conftest import SHRUNKEN
+
+    return replace(SHRUNKEN, seed=1000, n_code_tasks=40, n_robot_tasks=40, steps=3, warmup_steps=1)
+
+
+def test_the_robot_stage_trains_on_from_its_base(tiny_path, tmp_path, monkeypatch):
+    import hashlib
+
+    from dense_rl.tiny import tiny_robot_policy_path
+
+    monkeypatch.setenv("DENSE_RL_CACHE", str(tmp_path))
+    path = tiny_robot_policy_path(stage=_stage(), base=tiny_path)
+    info = build_info(path)
+    assert info["base"] == hashlib.sha1((tiny_path / "build_info.json").read_bytes()).hexdigest()
+    assert len(info["losses"]) == 3
+    before, after = load_policy(str(tiny_path))[1].state_dict(), load_policy(str(path))[1].state_dict()
+    assert before.keys() == after.keys()  # the same architecture ...
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # ... trained on
+    assert load_policy(str(path))[0].get_vocab() == load_policy(str(tiny_path))[0].get_vocab()
+
+
+def test_the_robot_stage_is_rebuilt_when_its_base_is(tiny_path, tmp_path, monkeypatch):
+    # a rebuilt tiny policy (another build record) must not be paired with a stage trained on the old one
+    from dense_rl.tiny import tiny_robot_policy_path
+
+    monkeypatch.setenv("DENSE_RL_CACHE", str(tmp_path / "cache"))
+    base = tmp_path / "base"
+    shutil.copytree(tiny_path, base)
+    folder = tiny_robot_policy_path(stage=_stage(), base=base)
+    first = build_info(folder)
+    (folder / "marker").touch()  # a rebuild replaces the folder, and the marker with it
+    assert (tiny_robot_policy_path(stage=_stage(), base=base) / "marker").exists()  # found, not rebuilt
+    (base / "build_info.json").write_text(json.dumps(build_info(base) | {"final_loss": 0.0}))
+    again = build_info(tiny_robot_policy_path(stage=_stage(), base=base))
+    assert again["base"] != first["base"]  # rebuilt on the new base record
+
+
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("tiny", True),  # the tiny policy
+        ("tiny-robot", True),  # the tiny policy trained on by the robot stage
+        ("tiny-code", False),  # a preset's name, not a model's
+    ],
+)
+def test_tiny_model_names(name, ok, tiny_path, tmp_path, monkeypatch):
+    from dense_rl.tiny import tiny_model_path
+
+    monkeypatch.setenv("DENSE_RL_CACHE", str(tmp_path))
+    for folder in ("tiny-policy-seed0", "tiny-robot-policy-seed0"):
+        (tmp_path / folder).symlink_to(tiny_path)
+    if ok:
+        assert tiny_model_path(name, 0) == tmp_path / (
+            "tiny-policy-seed0" if name == "tiny" else f"{name}-policy-seed0"
+        )
+    else:
+        with pytest.raises(ValueError, match="not a tiny model name"):
+            tiny_model_path(name, 0)

@@ -132,3 +132,29 @@ def test_line_granularity_penalises_the_whole_line_as_the_paper_does():
         batch.responses[0][s:e] for (s, e), r in zip(batch.token_spans[0], line, strict=True) if r < 0
     )
     assert penalised.strip() == "return x + undefined_thing" and (span < 0).sum() < (line < 0).sum()
+
+
+ROBOT_PROGRAM = 'def task_program():\n    go_to("lab")\n    if is_in_room("cup"):\n        say(mesage)\n'
+
+
+@pytest.mark.parametrize(
+    "builtins, undefined",
+    [
+        ((), ["go_to", "is_in_room", "say", "mesage"]),  # every API call read as a likely bug
+        (("go_to", "is_in_room", "say"), ["mesage"]),  # the API declared: only the real typo is left
+    ],
+)
+def test_names_the_runtime_defines_are_not_undefined(builtins, undefined):
+    found = ruff_diagnostics([ROBOT_PROGRAM], builtins=builtins)[0]
+    assert [ROBOT_PROGRAM[d.start : d.end] for d in found if d.code == "F821"] == undefined
+
+
+def test_the_robot_reward_run_declares_the_robot_api():
+    # what a training run passes for robot programs: no reference program of the 30 templates has a likely
+    # bug (a long line, style, is all that is left)
+    from dense_rl.robot.api import PROGRAM_GLOBALS
+    from dense_rl.tasks.robot_tasks import generate_robot_tasks
+
+    references = [t.reference for t in generate_robot_tasks(30, "heldout", 0)]
+    found = [d for ds in ruff_diagnostics(references, builtins=PROGRAM_GLOBALS) for d in ds]
+    assert {category(d.code) for d in found} <= {"style"}

@@ -158,3 +158,19 @@ def test_a_task_without_checks_gets_no_task_reward():
     row = RobotTask("robo-instruct/0", "Go to the kitchen and say hi.", "", "robo-instruct")
     out = task_reward(batch, [row], n_runs=1)
     assert out.per_token.abs().sum() == 0 and out.summary["task_success"] == [0.0]
+
+
+@pytest.mark.parametrize("template", list(PROGRAMS))
+def test_a_training_step_pays_the_right_program_more_than_an_empty_one(template):
+    # the whole reward path of a tiny-robot step (syntax, lint, simulator, checks). Before the robot API was
+    # declared to Ruff, each call cost -1 of lint, and a run learned to answer with an empty program (LOG.md)
+    from dense_rl.rewards.combine import combine, config_weights
+    from dense_rl.train import reward_components
+
+    cfg = get_preset("tiny-robot")
+    right = PROGRAMS[template][0][0]
+    batch = batch_of(fenced(right), fenced("pass"))
+    parts = reward_components(cfg, batch, [task(template)] * 2)
+    assert parts["lint"].per_token[0].sum() == 0  # the right program has nothing to lint
+    total = combine(parts, config_weights(cfg), mask=batch.response_mask).per_token.sum(1)
+    assert total[0] > total[1] + 1.0

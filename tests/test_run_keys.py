@@ -82,6 +82,7 @@ def tiny_as_default(tiny_path, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "tiny-policy-seed0").symlink_to(tiny_path)
+    (cache / "tiny-robot-policy-seed0").symlink_to(tiny_path)
     monkeypatch.setenv("DENSE_RL_CACHE", str(cache))  # inherited by the kernel papermill starts
     return tiny_path
 

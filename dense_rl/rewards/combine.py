@@ -117,5 +117,5 @@ def config_weights(cfg) -> dict[str, float]:
         "dfg": cfg.w_dfg,
         "tests": cfg.w_tests,
         "sim": cfg.w_sim,
-        "task": cfg.w_task,
+        "checks": cfg.w_task,  # the success checks of generated robot tasks (robot.task_reward)
     }

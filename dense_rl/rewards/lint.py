@@ -26,6 +26,11 @@ S101 (assert: tests and contracts use it), W292/W391 (a snippet's end of file is
 block ended). Ruff stops reporting AST rules (F, B, S...) on a file that has a syntax error; the syntax
 reward covers such files.
 
+Names the runtime defines: a robot program calls go_to, say, ask... without importing them (the simulator
+puts them in its globals), so Ruff reads each call as F821 "undefined name", a likely bug. Unfixed, the
+reference program of a five-call task scored -5 from lint alone, and a PPO run learned to write no calls at
+all (LOG.md). `builtins` (dense_rl.robot.api.PROGRAM_GLOBALS for robot programs) declares them to Ruff.
+
 Where this departs from the paper: the paper maps each Ruff diagnostic to the tokens of its whole line(s) by
 decoding growing prefixes; here the span is column-exact and found in linear time, and categories carry
 different weights instead of one penalty for all.
@@ -98,8 +103,12 @@ def ruff_binary() -> str:
         return found
 
 
-def ruff_diagnostics(snippets: Sequence[str], *, rules: Sequence[str] = RULES) -> list[list[Diagnostic]]:
-    """Ruff's diagnostics for every snippet, from ONE ruff process, as character spans of each snippet."""
+def ruff_diagnostics(
+    snippets: Sequence[str], *, rules: Sequence[str] = RULES, builtins: Sequence[str] = ()
+) -> list[list[Diagnostic]]:
+    """Ruff's diagnostics for every snippet, from ONE ruff process, as character spans of each snippet.
+
+    `builtins`: names the snippets' runtime defines (never reported as undefined)."""
     found: list[list[Diagnostic]] = [[] for _ in snippets]
     if not any(s.strip() for s in snippets):
         return found
@@ -115,6 +124,8 @@ def ruff_diagnostics(snippets: Sequence[str], *, rules: Sequence[str] = RULES) -
             "--no-cache",
             "--exit-zero",
         ]
+        if builtins:
+            command += ["--config", f"builtins = {json.dumps(list(builtins))}"]
         command += ["--select", ",".join(rules), "--ignore", ",".join(IGNORED_RULES), folder]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
@@ -158,11 +169,13 @@ def lint_reward(
     weights: dict[str, float] | None = None,
     rules: Sequence[str] = RULES,
     granularity: str = "span",
+    builtins: Sequence[str] = (),
 ) -> RewardOutput:
     """Dense lint reward of a batch: -weight[category] on every token a diagnostic covers.
 
     `tasks` is unused (Ruff needs no reference); `weights` overrides LINT_WEIGHTS per category;
-    granularity="line" penalises every token of the diagnostic's lines instead, as the paper does.
+    granularity="line" penalises every token of the diagnostic's lines instead, as the paper does;
+    `builtins` are names the code's runtime defines (the robot API for robot programs).
 
     >>> from transformers import AutoTokenizer
     >>> from dense_rl.tiny import tiny_policy_path
@@ -179,7 +192,7 @@ def lint_reward(
         raise ValueError(f"lint_reward: unknown categories {unknown}; use {sorted(LINT_WEIGHTS)}")
     regions = [code_region(text) for text in batch.responses]
     codes = [text[r[0] : r[1]] if r else "" for text, r in zip(batch.responses, regions, strict=True)]
-    diagnostics = ruff_diagnostics(codes, rules=rules)
+    diagnostics = ruff_diagnostics(codes, rules=rules, builtins=builtins)
     per_token = torch.zeros(batch.response_ids.shape, dtype=torch.float32)
     summary: dict[str, list[float]] = {f"lint_{name}": [] for name in LINT_WEIGHTS}
     for row, (region, found) in enumerate(zip(regions, diagnostics, strict=True)):

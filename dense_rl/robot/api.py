@@ -50,6 +50,9 @@ ROBOT_FUNCTIONS = (
     "place",
 )
 
+# Every name a program finds defined without importing it (program_namespace): not undefined names for lint
+PROGRAM_GLOBALS = (*ROBOT_FUNCTIONS, "time")
+
 # The API as the policy sees it (the kit's own wording, written from the spec's table).
 API_TEXT = '''\
 """Robot API. A robot program is a Python function `def task_program():` that calls only these functions

@@ -27,9 +27,11 @@ exact question wording (only that it mentions what it must), politeness, extra h
 that also says hello passes).
 
 Each failed check names the program line to blame: the first event of the kind the check needs that does not
-satisfy it (a Say in the wrong room, an Ask without the options), else the last thing the program did before
-it stopped short, else none (the reward then spreads the blame over the whole program). This is what the
-kit's task reward (dense_rl.robot.task_reward) attributes densely.
+satisfy it (a Say in the wrong room, an Ask without the options), else END when no such event happened at
+all (an omission: the program stopped before doing it, so the decision to stop is what went wrong). This is
+what the kit's task reward (dense_rl.robot.task_reward) attributes densely. Why not the last line the
+program ran, as an earlier version did: that taught a PPO run to drop its last line, then the new last line,
+until nothing was left (LOG.md). A missing action is fixed by writing more, never by writing less.
 
 Not in the paper: the paper's robot reward is the simulator's error-free share only; these checks are the
 kit's own (RoboEval's checks are evaluation data and are never used for training).
@@ -102,15 +104,13 @@ def find(trace: Sequence[Event], pred: Callable[[Event], bool], start: int = 0) 
     return next((i for i in range(start, len(trace)) if pred(trace[i])), None)
 
 
-def last_line(trace: Sequence[Event]) -> int | None:
-    """The program line of the last event: where a program that stopped short stopped."""
-    return trace[-1].line if trace else None
+END = 0  # no program line has this number: "never happened", blamed where the program stopped
 
 
-def blame(trace: Sequence[Event], kind: str, start: int = 0) -> int | None:
-    """Line of the first `kind` event from `start` (the attempt that went wrong), else the last event's."""
+def blame(trace: Sequence[Event], kind: str, start: int = 0) -> int:
+    """Line of the first `kind` event from `start` (the attempt that went wrong), else END (an omission)."""
     i = find(trace, lambda e: e.kind == kind, start)
-    return trace[i].line if i is not None else last_line(trace)
+    return trace[i].line if i is not None else END
 
 
 def at(e: Event, where: str | None) -> bool:
@@ -231,7 +231,7 @@ def ends_at(trace, where: str = START) -> Check:
     moves = [e for e in trace if e.kind == "GoTo"]
     left = any(not same_place(e.location, where) for e in moves)
     ok = left and same_place(moves[-1].location, where)
-    return Check(f"ends at {where}", ok, None if ok else (moves[-1].line if moves else last_line(trace)))
+    return Check(f"ends at {where}", ok, None if ok else END)  # the missing go_to(start) belonged at the end
 
 
 def reports(trace, after: int) -> list[Event]:

@@ -17,9 +17,9 @@ counts reported, coming back. This reward turns them into per-token rewards, in 
    the start when it never left) cannot add up to a success.
 3. Credit: mean_w s_w is spread uniformly over the program's tokens.
 4. Blame: each failed check of world w puts -1 / (K_w * n_runs) on the tokens of the line it names (the first
-   action of the kind the check needs that went wrong, or the last action before the program stopped short;
-   task_checks says how), from the line's first non-blank character; a check with no line spreads it over
-   the whole program.
+   action of the kind the check needs that went wrong; task_checks says how), from the line's first
+   non-blank character. An action that never happened (END) is blamed on the response's last token, the
+   decision to stop before doing it; a check with no line spreads it over the whole program.
 5. A response without a program gets NO_PROGRAM = -2 on its last token: strictly below every program.
 So a program's rewards sum to mean_w s_w - mean_w (failed_w / K_w), in [-1, 1]: +1 for a program that passes
 everything everywhere, -1 for one that passes nothing (a lone `say(...)` on almost every template).
@@ -45,7 +45,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from dense_rl.robot.prompts import program_region
-from dense_rl.robot.task_checks import Check, check_runs, task_success
+from dense_rl.robot.task_checks import END, Check, check_runs, task_success
 
 PARTIAL = 0.5  # a world where some check failed earns this share of its passed checks
 NO_PROGRAM = -2.0  # a response without a program: below the worst program (-1), so giving up never pays
@@ -108,7 +108,8 @@ def task_reward(batch, tasks: Sequence, n_runs: int = 5, seed: int = 0, workers:
                 per_token[i, last] = NO_PROGRAM
             continue
         blame = world_blame(per_world)
-        lines = _line_tokens(text, region, spans, blame)
+        lines = _line_tokens(text, region, spans, [line for line in blame if line != END])
+        lines[END] = [int(batch.response_mask[i].sum()) - 1]  # an omission: on the stop (step 4)
         values = dense_rewards(len(spans), code, world_credit(per_world), lines, blame)
         width = min(len(values), per_token.shape[1])
         per_token[i, :width] = torch.tensor(values[:width]) * batch.response_mask[i, :width]
