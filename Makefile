@@ -34,8 +34,8 @@ ablation: setup ## dense vs sparse and per-component ablation, every arm x seed 
 data: setup ## fetch every benchmark data file (checked) into ~/.cache/dense-rl/data, or find it
 	$(PY) -m dense_rl.data
 
-tiny: setup ## build (or find) the tiny policy in cache/
-	$(PY) -m dense_rl.tiny
+tiny: setup ## build (or find) the tiny policy and its robot stage in cache/
+	$(PY) -m dense_rl.tiny --robot
 
 lint: setup ## ruff format check + lint of the kit's own code
 	.venv/bin/ruff format --check dense_rl tests benchmarks

@@ -56,15 +56,29 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
     ]
 
 
-def pretraining_curve(build_info_json: str | Path, out_png: str | Path | None = None) -> Figure:
-    """Supervised pre-training loss of the tiny policy, per step (with a moving average)."""
-    losses = json.loads(Path(build_info_json).read_text())["losses"]
-    window = max(1, len(losses) // 50)
-    fig = Figure(figsize=(6, 3.2), layout="constrained")
+def pretraining_curve(
+    build_info_json: str | Path, out_png: str | Path | None = None, stage_json: str | Path | None = None
+) -> Figure:
+    """Supervised pre-training loss of the tiny policy, per step (with a moving average).
+
+    `stage_json`: the build record of a stage trained on from this policy (the robot stage), drawn after it.
+    """
+    parts = [("tiny policy", json.loads(Path(build_info_json).read_text())["losses"])]
+    if stage_json is not None:
+        parts.append(("robot stage", json.loads(Path(stage_json).read_text())["losses"]))
+    window = max(1, len(parts[0][1]) // 50)
+    fig = Figure(figsize=(6.5, 3.2), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(losses, alpha=0.3, label="loss")
-    ax.plot(moving_average(losses, window), label=f"moving average ({window})")
-    ax.set(xlabel="optimiser step", ylabel="cross-entropy (answer tokens)", title="Tiny policy pre-training")
+    start = 0
+    for i, (label, losses) in enumerate(parts):
+        steps = range(start, start + len(losses))
+        ax.plot(steps, losses, alpha=0.25, color=f"C{i}")
+        ax.plot(
+            steps, moving_average(losses, window), color=f"C{i}", label=f"{label} (moving average {window})"
+        )
+        start += len(losses)
+    title = "Tiny policy pre-training" + (", then the robot stage" if stage_json is not None else "")
+    ax.set(xlabel="optimiser step", ylabel="cross-entropy (answer tokens)", title=title)
     ax.set_yscale("log")
     ax.legend()
     return save(fig, out_png)

@@ -202,7 +202,7 @@ def answer_loss(model, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tens
     return torch.nn.functional.cross_entropy(logits, targets[scored])
 
 
-def pretrain(model, examples, spec: TinySpec, pad_id: int) -> list[float]:
+def pretrain(model, examples, spec: TinySpec, pad_id: int, desc: str = "pretrain tiny policy") -> list[float]:
     """AdamW with linear warm-up and cosine decay; returns the loss of every step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.01)
 
@@ -216,7 +216,7 @@ def pretrain(model, examples, spec: TinySpec, pad_id: int) -> list[float]:
     stream = batches(examples, spec.batch_size, pad_id, random.Random(spec.seed))
     losses = []
     model.train()
-    bar = progress(range(spec.steps), desc="pretrain tiny policy")
+    bar = progress(range(spec.steps), desc=desc)
     for _, (ids, labels, mask) in zip(bar, stream, strict=False):  # the stream is endless
         loss = answer_loss(model, ids, labels, mask)
         loss.backward()
@@ -295,7 +295,7 @@ def build_stage(base: Path, stage: TinySpec, out: Path) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base)
     examples = encode_examples(tokenizer, sft_corpus(stage))
-    losses = pretrain(model, examples, stage, tokenizer.pad_token_id)
+    losses = pretrain(model, examples, stage, tokenizer.pad_token_id, desc="robot stage")
     info = {
         "spec": asdict(stage),
         "base": _file_digest(base / "build_info.json"),

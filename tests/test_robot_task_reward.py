@@ -174,3 +174,15 @@ def test_a_training_step_pays_the_right_program_more_than_an_empty_one(template)
     assert parts["lint"].per_token[0].sum() == 0  # the right program has nothing to lint
     total = combine(parts, config_weights(cfg), mask=batch.response_mask).per_token.sum(1)
     assert total[0] > total[1] + 1.0
+
+
+def test_a_missing_action_is_blamed_on_the_end_not_on_the_lines_that_were_right():
+    # right room, right message, never comes back: every program token keeps its credit, and the blame of the
+    # failed "ends at the start" check sits on the last response token, the decision to stop. Blamed on the
+    # last line instead (the say), it taught a run to drop that line, then the next (LOG.md)
+    text = fenced('go_to("kitchen")\nsay("lunch is ready")')
+    batch = batch_of(text)
+    rewards = task_reward(batch, [task("go_say_return")], n_runs=3, seed=0).per_token[0]
+    last = int(batch.response_mask[0].sum()) - 1
+    assert (rewards[:last] >= 0).all() and rewards[:last].sum() > 0
+    assert rewards[last] < 0
