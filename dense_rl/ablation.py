@@ -240,8 +240,36 @@ def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
         out["dense_steps_to_sparse_final"] = reach
         out["steps_ratio"] = None if reach is None else reach / sparse_steps
         out["finding"] = finding(d, lo, hi, len(set(runs["dense"]) & set(runs["sparse"])))
+    out["vs_dense"] = component_effects(runs, n_boot)
     out["total_minutes"] = round(sum(a["minutes"] for a in out["arms"].values()), 2)
     return out
+
+
+def component_effects(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
+    """Per code arm other than dense and sparse: arm - dense, paired over their shared seeds, and its finding.
+
+    The question each answers is what the arm's change (a component left out, length normalisation) does to
+    the full dense reward's held-out pass@1.
+    """
+    effects = {}
+    for arm in sorted(set(runs) - {"dense", "sparse"}):
+        shared = sorted(set(runs[arm]) & set(runs.get("dense", {})))
+        if not shared or arm.startswith("robot"):
+            continue
+        d, lo, hi = paired_bootstrap(
+            {s: runs[arm][s]["verdicts"] for s in shared},
+            {s: runs["dense"][s]["verdicts"] for s in shared},
+            n_boot=n_boot,
+        )
+        span = f"{arm} - dense = {d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {len(shared)} paired seeds)"
+        verdict = "raises" if lo > 0 else "lowers" if hi < 0 else "does not measurably change"
+        effects[arm] = {
+            "mean": d,
+            "interval": [lo, hi],
+            "seeds": shared,
+            "finding": f"{arm} {verdict} held-out pass@1 against the full dense reward: {span}.",
+        }
+    return effects
 
 
 def finding(d: float, lo: float, hi: float, n_seeds: int) -> str:

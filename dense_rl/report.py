@@ -128,7 +128,8 @@ def robot_table(arms: dict, scale: str) -> str:
 
 def full_ablation_table(summary: dict, scale: str) -> str:
     """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
-    held-out pass@1 (mean and 95% t-interval across seeds), then the finding on dense - sparse."""
+    held-out pass@1 (mean and 95% t-interval across seeds), then the finding on dense - sparse and one per
+    component arm (arm - dense)."""
 
     def interval(lo: float, hi: float) -> str:
         return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
@@ -150,6 +151,8 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     text += f"\n\n![held-out pass@1 during training, mean and 95% band](results/{scale}/ablation/curves.png)"
     if "finding" in summary:
         text += f"\n\n{summary['finding']}"
+    for effect in summary.get("vs_dense", {}).values():
+        text += f"\n\n{effect['finding']}"
     return text
 
 

@@ -143,3 +143,17 @@ def test_adopting_a_run_with_other_settings_is_an_error(tmp_path):
     get_preset("tiny-code", reward_mode="sparse", seed=0).to_json(run / "config.json")
     with pytest.raises(ValueError, match="settings of arm 'dense'"):
         ablation.adopt(run, tmp_path / "ablation", "dense")  # a sparse run is not the dense arm's
+
+
+def test_component_arms_are_compared_with_dense_on_their_shared_seeds(tmp_path):
+    for s in range(3):
+        fake_run(tmp_path / "dense" / f"s{s}", s, 0.4)
+        fake_run(tmp_path / "tests-only-dense" / f"s{s}", s, 0.6)  # better by construction
+        fake_run(tmp_path / "dense-no-lint" / f"s{s}", s, 0.41)  # other draws of (nearly) the same rate
+    fake_run(tmp_path / "dense" / "s3", 3, 0.4)  # a seed only dense has: not paired, not used
+    effects = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)["vs_dense"]
+    better, same = effects["tests-only-dense"], effects["dense-no-lint"]
+    assert better["seeds"] == [0, 1, 2] and better["interval"][0] > 0
+    assert better["finding"].startswith("tests-only-dense raises held-out pass@1")
+    assert same["interval"][0] < 0 < same["interval"][1]
+    assert "does not measurably change" in same["finding"]

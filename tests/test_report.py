@@ -96,3 +96,13 @@ def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path)
     assert "| 0.400 | - |" in sparse  # one seed: no interval, said as such
     assert "](results/tiny/ablation/curves.png)" in text  # the figure, as a link the README renders
     assert text.rstrip().endswith("F.")  # the finding closes the table
+
+
+def test_readme_states_each_component_arms_finding_after_the_headline(tmp_path):
+    arm = dict(seeds=[0], final_per_seed=[0.4], final_mean=0.4, final_interval=[float("nan")] * 2)
+    arm |= dict(base_mean=0.3, minutes=1.0)
+    summary = {"arms": {"dense": arm}, "finding": "F.", "vs_dense": {"dense-no-lint": {"finding": "G."}}}
+    (tmp_path / "tiny" / "ablation").mkdir(parents=True)
+    (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
+    text = results_section(tmp_path / "tiny")
+    assert text.index("F.") < text.index("G.")  # dense vs sparse first, then what each component does
