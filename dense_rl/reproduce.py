@@ -160,12 +160,10 @@ def reproduce(
 
     record: dict = {"preset": preset, "machine": machine(), "stages": {}}
     if scale == "tiny":  # building the policies is part of the first run's time
-        from dense_rl.tiny import TinySpec, cache_dir
+        from dense_rl.tiny import TinySpec, cache_dir, robot_folder_name
 
         record["tiny_policy_cached"] = (cache_dir() / TinySpec().folder_name() / "config.json").exists()
-        record["tiny_robot_policy_cached"] = (
-            cache_dir() / "tiny-robot-policy-seed0" / "config.json"
-        ).exists()
+        record["tiny_robot_policy_cached"] = (cache_dir() / robot_folder_name() / "config.json").exists()
     t0 = time.time()
     for name, p, notebook, executed, params in stages:
         if not force and finished(executed, params):

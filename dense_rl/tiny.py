@@ -239,9 +239,15 @@ def build(spec: TinySpec, out: Path) -> dict:
     model = new_model(spec, tokenizer)
     examples = encode_examples(tokenizer, pairs)
     losses = pretrain(model, examples, spec, tokenizer.pad_token_id)
+    return save_build(out, spec, tokenizer, model, examples, losses, t0)
+
+
+def save_build(out: Path, spec: TinySpec, tokenizer, model, examples, losses, t0: float, **extra) -> dict:
+    """Save tokenizer, model and the build record (build_info.json, `extra` after the spec) into `out`."""
     tokens_seen = sum(len(e[0]) for e in examples) * spec.steps * spec.batch_size / len(examples)
     info = {
         "spec": asdict(spec),
+        **extra,
         "params": sum(p.numel() for p in model.parameters()),
         "build_seconds": round(time.time() - t0, 1),
         "epochs": round(spec.steps * spec.batch_size / len(examples), 3),
@@ -275,6 +281,11 @@ def robot_stage_spec(seed: int = 0) -> TinySpec:
     return replace(TinySpec(seed=seed), seed=1000 + seed, **ROBOT_STAGE)
 
 
+def robot_folder_name(seed: int = 0) -> str:
+    """The cache folder of the default robot stage of `seed`."""
+    return f"tiny-robot-policy-seed{seed}"
+
+
 def tiny_robot_policy_path(
     seed: int = 0, force: bool = False, stage: TinySpec | None = None, base: Path | None = None
 ) -> Path:
@@ -282,7 +293,7 @@ def tiny_robot_policy_path(
     default = stage is None and base is None
     stage = stage or robot_stage_spec(seed)
     base = Path(base) if base is not None else tiny_policy_path(seed)
-    name = f"tiny-robot-policy-seed{seed}" + ("" if default else f"-{_digest(stage)}")
+    name = robot_folder_name(seed) + ("" if default else f"-{_digest(stage)}")
     # the base's build record is part of the key: a rebuilt tiny policy means a rebuilt robot stage
     record = {"spec": asdict(stage), "base": _file_digest(base / "build_info.json")}
     return _cached(cache_dir() / name, record, lambda out: build_stage(base, stage, out), force)
@@ -296,21 +307,10 @@ def build_stage(base: Path, stage: TinySpec, out: Path) -> dict:
     model = AutoModelForCausalLM.from_pretrained(base)
     examples = encode_examples(tokenizer, sft_corpus(stage))
     losses = pretrain(model, examples, stage, tokenizer.pad_token_id, desc="robot stage")
-    info = {
-        "spec": asdict(stage),
-        "base": _file_digest(base / "build_info.json"),
-        "base_folder": base.name,
-        "build_seconds": round(time.time() - t0, 1),
-        "epochs": round(stage.steps * stage.batch_size / len(examples), 3),
-        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4),
-        "losses": [round(x, 4) for x in losses],
-        "torch_threads": torch.get_num_threads(),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(out)
-    model.save_pretrained(out)
-    (out / "build_info.json").write_text(json.dumps(info) + "\n")
-    return info
+    base_digest = _file_digest(base / "build_info.json")
+    return save_build(
+        out, stage, tokenizer, model, examples, losses, t0, base=base_digest, base_folder=base.name
+    )
 
 
 def _file_digest(path: Path) -> str:
