@@ -49,6 +49,8 @@ ARMS: dict[str, tuple[str, dict]] = {
     "robot-dense": ("tiny-robot", {"reward_mode": "dense"}),
     "robot-sparse": ("tiny-robot", {"reward_mode": "sparse"}),
 }
+COMPONENT_ARMS = tuple(arm for arm in ARMS if arm not in ("dense", "sparse") and not arm.startswith("robot"))
+CODE_METRIC, ROBOT_METRIC = "held-out pass@1", "held-out robot task success"
 # seeds per arm: the headline question gets five, the component questions three
 SEEDS: dict[str, tuple[int, ...]] = {arm: (0, 1, 2) for arm in ARMS} | {
     "dense": (0, 1, 2, 3, 4),
@@ -228,89 +230,126 @@ def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
             "curve": curve_band(seed_runs),
         }
     if "dense" in runs and "sparse" in runs:
-        d, lo, hi = paired_bootstrap(
-            {s: r["verdicts"] for s, r in runs["dense"].items()},
-            {s: r["verdicts"] for s, r in runs["sparse"].items()},
-            n_boot=n_boot,
-        )
+        out["dense_minus_sparse"] = compare(runs, "dense", "sparse", n_boot)
         dense_curve, sparse_final = out["arms"]["dense"]["curve"], out["arms"]["sparse"]["final_mean"]
         reach = steps_to_reach(dense_curve["step"], dense_curve["mean"], sparse_final)
         sparse_steps = max(out["arms"]["sparse"]["curve"]["step"])
-        out["dense_minus_sparse"] = {"mean": d, "interval": [lo, hi]}
         out["dense_steps_to_sparse_final"] = reach
         out["steps_ratio"] = None if reach is None else reach / sparse_steps
-        out["finding"] = finding(d, lo, hi, len(set(runs["dense"]) & set(runs["sparse"])))
-    out["vs_dense"] = component_effects(runs, n_boot)
+        out["finding"] = out["dense_minus_sparse"]["finding"]
+    if "robot-dense" in runs and "robot-sparse" in runs:
+        out["robot_dense_minus_sparse"] = compare(runs, "robot-dense", "robot-sparse", n_boot, ROBOT_METRIC)
+    out["vs_dense"] = {
+        arm: compare(runs, arm, "dense", n_boot)
+        for arm in COMPONENT_ARMS
+        if arm in runs and set(runs[arm]) & set(runs.get("dense", {}))
+    }
     out["total_minutes"] = round(sum(a["minutes"] for a in out["arms"].values()), 2)
     return out
 
 
-def component_effects(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
-    """Per code arm other than dense and sparse: arm - dense, paired over their shared seeds, and its finding.
+def compare(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000, metric: str = CODE_METRIC):
+    """a - b on the seeds both ran (paired bootstrap over seeds and tasks), with its one-sentence finding.
 
-    The question each answers is what the arm's change (a component left out, length normalisation) does to
-    the full dense reward's held-out pass@1.
-    """
-    effects = {}
-    for arm in sorted(set(runs) - {"dense", "sparse"}):
-        shared = sorted(set(runs[arm]) & set(runs.get("dense", {})))
-        if not shared or arm.startswith("robot"):
-            continue
-        d, lo, hi = paired_bootstrap(
-            {s: runs[arm][s]["verdicts"] for s in shared},
-            {s: runs["dense"][s]["verdicts"] for s in shared},
-            n_boot=n_boot,
-        )
-        span = f"{arm} - dense = {d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {len(shared)} paired seeds)"
+    Against "dense" (a component arm), the question is what that arm's one change (a component left out,
+    length normalisation) does to the full dense reward; otherwise it is dense vs sparse placement."""
+    shared = sorted(set(runs[a]) & set(runs[b]))
+    d, lo, hi = paired_bootstrap(
+        {s: runs[a][s]["verdicts"] for s in shared},
+        {s: runs[b][s]["verdicts"] for s in shared},
+        n_boot=n_boot,
+    )
+    if b == "dense":
+        span = f"{a} - dense = {d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {len(shared)} paired seeds)"
         verdict = "raises" if lo > 0 else "lowers" if hi < 0 else "does not measurably change"
-        effects[arm] = {
-            "mean": d,
-            "interval": [lo, hi],
-            "seeds": shared,
-            "finding": f"{arm} {verdict} held-out pass@1 against the full dense reward: {span}.",
-        }
-    return effects
+        text = f"{a} {verdict} {metric} against the full dense reward: {span}."
+    else:
+        text = finding(d, lo, hi, len(shared), metric=metric, names=(a, b))
+    return {"mean": d, "interval": [lo, hi], "seeds": shared, "finding": text}
 
 
-def finding(d: float, lo: float, hi: float, n_seeds: int) -> str:
+def finding(
+    d: float, lo: float, hi: float, n_seeds: int, metric: str = CODE_METRIC, names=("dense", "sparse")
+) -> str:
     """The honest one-sentence answer to 'does dense beat sparse here?'."""
-    span = f"{d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {n_seeds} paired seeds)"
+    span = f"{names[0]} - {names[1]} = {d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {n_seeds} paired seeds)"
     if lo > 0:
-        return f"Dense placement beats sparse on held-out pass@1: dense - sparse = {span}."
+        return f"Dense placement beats sparse on {metric}: {span}."
     if hi < 0:
-        return f"Sparse placement beats dense on held-out pass@1: dense - sparse = {span}."
+        return f"Sparse placement beats dense on {metric}: {span}."
     half = (hi - lo) / 2
     more = (half / abs(d)) ** 2 if d else math.inf
     return (
-        f"At this scale dense and sparse placement cannot be told apart: dense - sparse = {span}. The "
+        f"At this scale dense and sparse placement cannot be told apart on {metric}: {span}. The "
         f"interval contains 0; resolving a difference of {abs(d):.3f} would need the half-width {half:.3f} "
         f"to shrink below it, about {more:.0f}x the seeds x held-out tasks (width falls as 1/sqrt(n))."
     )
 
 
-def curves_figure(summary: dict, out_png: str | Path | None = None, arms: tuple[str, ...] = ()):
-    """Held-out pass@1 over training per arm: mean across seeds with its 95% band."""
+PANELS = (  # (title, arms, y label): each question gets its own panel
+    ("code: dense vs sparse", ("dense", "sparse"), CODE_METRIC),
+    ("code: one change to the dense reward", ("dense", *COMPONENT_ARMS), CODE_METRIC),
+    ("robot: dense vs sparse", ("robot-dense", "robot-sparse"), ROBOT_METRIC),
+)
+
+
+def curves_figure(summary: dict, out_png: str | Path | None = None):
+    """Held-out score over training per arm, one panel per question: mean across seeds, with its 95% band
+    where a panel compares two arms (seven bands on one panel would hide each other)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for arm in arms or tuple(summary["arms"]):
-        c = summary["arms"][arm]["curve"]
-        n = len(summary["arms"][arm]["seeds"])
-        (line,) = ax.plot(c["step"], c["mean"], marker="o", ms=3, label=f"{arm} ({n} seeds)")
-        if n > 1:
-            ax.fill_between(c["step"], c["low"], c["high"], color=line.get_color(), alpha=0.15)
-    ax.set(xlabel="PPO step", ylabel="held-out pass@1 (greedy)", title="Held-out pass@1: mean and 95% band")
-    ax.set_ylim(0, 1)  # a pass rate; with few seeds the t-band reaches past both ends
-    ax.legend(fontsize=8)
+    panels = [(t, [a for a in arms if a in summary["arms"]], y) for t, arms, y in PANELS]
+    panels = [p for p in panels if p[1]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, (title, arms, ylabel) in zip(axes[0], panels, strict=True):
+        edges = []
+        for arm in arms:
+            c, n = summary["arms"][arm]["curve"], len(summary["arms"][arm]["seeds"])
+            (line,) = ax.plot(c["step"], c["mean"], marker="o", ms=3, label=f"{arm} ({n} seeds)")
+            edges += c["mean"]
+            if n > 1 and len(arms) <= 2:
+                ax.fill_between(c["step"], c["low"], c["high"], color=line.get_color(), alpha=0.15)
+                edges += c["low"] + c["high"]
+        # a rate lives in [0, 1]; with three seeds the t-band can reach past either end
+        ax.set_ylim(max(0.0, np.nanmin(edges) - 0.05), min(1.0, np.nanmax(edges) + 0.05))
+        ax.set(xlabel="PPO step", ylabel=f"{ylabel} (greedy)", title=title)
+        ax.legend(fontsize=7)
+    fig.suptitle("Held-out score during training: mean across seeds and 95% band")
     fig.tight_layout()
     if out_png:
         Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out_png, dpi=120)
+        fig.savefig(out_png, dpi=110)
+    return fig
+
+
+def effects_figure(summary: dict, out_png: str | Path | None = None):
+    """Every paired comparison as a point with its 95% bootstrap interval: right of 0, the first arm wins."""
+    import matplotlib.pyplot as plt
+
+    rows = [("dense - sparse (code)", summary.get("dense_minus_sparse"))]
+    rows += [(f"{arm} - dense", effect) for arm, effect in summary.get("vs_dense", {}).items()]
+    rows += [("robot: dense - sparse", summary.get("robot_dense_minus_sparse"))]
+    rows = [(label, e) for label, e in rows if e]
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 1.3))
+    for y, (_, e) in enumerate(reversed(rows)):
+        lo, hi = e["interval"]
+        colour = "tab:green" if lo > 0 else "tab:red" if hi < 0 else "tab:gray"
+        ax.errorbar(e["mean"], y, xerr=[[e["mean"] - lo], [hi - e["mean"]]], fmt="o", color=colour, capsize=4)
+        ax.annotate(
+            f"{len(e['seeds'])} seeds", (hi, y), xytext=(6, -3), textcoords="offset points", fontsize=8
+        )
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
+    ax.set(xlabel="difference in held-out score (paired; 95% bootstrap interval)",
+           title="Paired differences (green: first arm better, red: worse, grey: cannot tell)")  # fmt: skip
+    fig.tight_layout()
+    if out_png:
+        fig.savefig(out_png, dpi=110)
     return fig
 
 
 def write_summary(root: Path, minutes_wall: float | None = None) -> dict:
-    """summary.json and curves.png under root, from the run files there."""
+    """summary.json, curves.png and effects.png under root, from the run files there."""
     summary = summarise(read_runs(root))
     if minutes_wall is not None:
         summary["wall_minutes"] = round(minutes_wall, 2)
@@ -319,6 +358,8 @@ def write_summary(root: Path, minutes_wall: float | None = None) -> dict:
         import matplotlib.pyplot as plt
 
         plt.close(curves_figure(summary, root / "curves.png"))
+        if "dense_minus_sparse" in summary or summary["vs_dense"] or "robot_dense_minus_sparse" in summary:
+            plt.close(effects_figure(summary, root / "effects.png"))
     return summary
 
 

@@ -128,14 +128,14 @@ def robot_table(arms: dict, scale: str) -> str:
 
 def full_ablation_table(summary: dict, scale: str) -> str:
     """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
-    held-out pass@1 (mean and 95% t-interval across seeds), then the finding on dense - sparse and one per
-    component arm (arm - dense)."""
+    held-out score (pass@1 for code arms, task success for robot arms; mean and 95% t-interval across seeds),
+    then the finding on dense - sparse, one per component arm (arm - dense), and the robot finding."""
 
     def interval(lo: float, hi: float) -> str:
         return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
 
     rows = [
-        "| arm | seeds | base pass@1 | final pass@1 (mean) | 95% interval | final per seed | minutes |",
+        "| arm | seeds | base | final (mean) | 95% interval | final per seed | minutes |",
         "|---|---|---:|---:|---|---|---:|",
     ]
     for arm, a in summary["arms"].items():
@@ -145,15 +145,16 @@ def full_ablation_table(summary: dict, scale: str) -> str:
             f"{interval(*a['final_interval'])} | {per_seed} | {a['minutes']:.1f} |"
         )
     text = (
-        f"**Ablation, several seeds** ({scale}/ablation/summary.json, curves in {scale}/ablation/curves.png):"
+        f"**Ablation, several seeds** ({scale}/ablation/summary.json; held-out pass@1 for code arms, "
+        "held-out task success for robot arms):"
     )
     text += "\n\n" + "\n".join(rows)
-    text += f"\n\n![held-out pass@1 during training, mean and 95% band](results/{scale}/ablation/curves.png)"
-    if "finding" in summary:
-        text += f"\n\n{summary['finding']}"
-    for effect in summary.get("vs_dense", {}).values():
-        text += f"\n\n{effect['finding']}"
-    return text
+    text += f"\n\n![held-out score during training, mean and 95% band](results/{scale}/ablation/curves.png)"
+    findings = [summary.get("finding")] + [e["finding"] for e in summary.get("vs_dense", {}).values()]
+    findings.append(summary.get("robot_dense_minus_sparse", {}).get("finding"))
+    if any(findings):  # every paired comparison as a point with its interval (ablation.effects_figure)
+        text += f"\n\n![paired differences with 95% intervals](results/{scale}/ablation/effects.png)"
+    return text + "".join(f"\n\n{f}" for f in findings if f)
 
 
 def update_readme(readme: str | Path, scale_dir: str | Path) -> None:

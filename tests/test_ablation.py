@@ -157,3 +157,31 @@ def test_component_arms_are_compared_with_dense_on_their_shared_seeds(tmp_path):
     assert better["finding"].startswith("tests-only-dense raises held-out pass@1")
     assert same["interval"][0] < 0 < same["interval"][1]
     assert "does not measurably change" in same["finding"]
+
+
+def test_robot_arms_get_their_own_dense_vs_sparse_finding_on_task_success(tmp_path):
+    for s in range(3):
+        fake_run(tmp_path / "robot-dense" / f"s{s}", s, 0.15)
+        fake_run(tmp_path / "robot-sparse" / f"s{s}", s, 0.35)  # sparse better by construction
+    summary = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)
+    robot = summary["robot_dense_minus_sparse"]
+    assert robot["interval"][1] < 0 and robot["seeds"] == [0, 1, 2]
+    assert robot["finding"].startswith("Sparse placement beats dense on held-out robot task success")
+    assert "robot-dense - robot-sparse = -0." in robot["finding"]
+    assert "finding" not in summary and summary["vs_dense"] == {}  # no code arms: no code claims
+
+
+def test_every_paired_comparison_is_one_row_of_the_effects_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    for s in range(2):
+        for arm, p in (("dense", 0.4), ("sparse", 0.5), ("dense-no-lint", 0.4), ("robot-dense", 0.2)):
+            fake_run(tmp_path / arm / f"s{s}", s, p)
+    fake_run(tmp_path / "robot-sparse" / "s0", 0, 0.2)
+    summary = ablation.summarise(ablation.read_runs(tmp_path), n_boot=100)
+    fig = ablation.effects_figure(summary)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["robot: dense - sparse", "dense-no-lint - dense", "dense - sparse (code)"]  # bottom up
+    curves = ablation.curves_figure(summary)
+    assert [ax.get_title() for ax in curves.axes] == [title for title, _, _ in ablation.PANELS]
+    plt.close("all")

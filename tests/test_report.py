@@ -106,3 +106,16 @@ def test_readme_states_each_component_arms_finding_after_the_headline(tmp_path):
     (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
     text = results_section(tmp_path / "tiny")
     assert text.index("F.") < text.index("G.")  # dense vs sparse first, then what each component does
+    assert text.index("ablation/effects.png") < text.index(
+        "F."
+    )  # the differences' figure, then each in words
+
+
+def test_readme_states_the_robot_finding_last(tmp_path):
+    arm = dict(seeds=[0], final_per_seed=[0.1], final_mean=0.1, final_interval=[float("nan")] * 2)
+    arm |= dict(base_mean=0.15, minutes=1.0)
+    summary = {"arms": {"robot-dense": arm}, "robot_dense_minus_sparse": {"finding": "R."}}
+    (tmp_path / "tiny" / "ablation").mkdir(parents=True)
+    (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
+    text = results_section(tmp_path / "tiny")
+    assert text.rstrip().endswith("R.") and "held-out task success for robot arms" in text
