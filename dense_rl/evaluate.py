@@ -313,14 +313,32 @@ def robot_heldout(tasks: list, texts: list[str], n_worlds: int = 5, seed: int = 
                 kind=kind,
                 error_free=error_free,
                 checks_passed=sum(checks) / len(checks) if checks else 0.0,
+                names_copied=names_copied(task.instruction, extract_program(text) or ""),
             )
         )
     return records
 
 
+QUOTED = re.compile(r'"([^"]+)"|(?<![\w"])\'([^\']+)\'')  # "a room", 'a message'; not the ' of "dan"'s
+
+
+def names_copied(instruction: str, program: str) -> list[int]:
+    r"""[names in the program, names quoted in the instruction]: how many of the rooms, people, objects and
+    messages the instruction quotes appear in the program as a string literal. A tiny policy fails most robot
+    tasks by not copying them (say("welcome") for 'good morning'); this says how often.
+
+    >>> names_copied("Say 'hi' in the \"kitchen\".", 'go_to("kitchen")\nsay("welcome")')
+    [1, 2]
+    """
+    names = {a or b for a, b in QUOTED.findall(instruction)}
+    literals = {a or b for a, b in QUOTED.findall(program)}
+    return [len(names & literals), len(names)]
+
+
 def robot_metrics(records: list[dict]) -> dict:
-    """Task success (the headline), error-free share, distinct programs, mean program lines and robot API
-    calls per program over held-out records of robot_heldout."""
+    """Task success (the headline), error-free share, distinct programs, mean program lines, robot API
+    calls per program and the share of quoted names copied (names_copied) over held-out records of
+    robot_heldout."""
     n = max(1, len(records))
     programs = [r["solution"] for r in records]
     distinct = {"\n".join(line.rstrip() for line in p.strip().splitlines()) for p in programs if p.strip()}
@@ -333,7 +351,16 @@ def robot_metrics(records: list[dict]) -> dict:
             sum(len([x for x in p.splitlines() if x.strip()]) for p in programs) / n, 2
         ),
         "api_calls_per_program": round(sum(len(ROBOT_CALL.findall(p)) for p in programs) / n, 2),
-    }
+    } | copied_share(records)
+
+
+def copied_share(records: list[dict]) -> dict:
+    """{"names_copied": share of the instructions' quoted names found in the programs}; {} for records written
+    before the field existed."""
+    if not records or any("names_copied" not in r for r in records):
+        return {}
+    hits, total = (sum(r["names_copied"][i] for r in records) for i in (0, 1))
+    return {"names_copied": round(hits / max(1, total), 4)}
 
 
 def write_robot_summary(run_dirs: dict[str, str | Path], out: str | Path) -> dict:

@@ -107,19 +107,23 @@ def results_section(scale_dir: str | Path) -> str:
 
 def robot_table(arms: dict, scale: str) -> str:
     """robot_summary.json as markdown: per arm, base -> final held-out task success (every check in every
-    world), error-free share (the paper's simulator signal), distinct programs, and program lines."""
+    world), error-free share (the paper's simulator signal), distinct programs, program lines, and the share
+    of the instructions' quoted names the programs copy ('-' for runs made before it was measured)."""
     rows = [
-        "| robot arm | steps | minutes | task success | error-free runs | distinct programs | lines |",
-        "|---|---:|---:|---|---|---|---|",
+        "| robot arm | steps | minutes | task success | error-free runs | distinct programs | lines | names "
+        "copied |",
+        "|---|---:|---:|---|---|---|---|---|",
     ]
     for arm, a in arms.items():
         b, f = a["base"], a["final"]
+        both = "names_copied" in b and "names_copied" in f
+        copied = f"{b['names_copied']:.3f} -> {f['names_copied']:.3f}" if both else "-"
         rows.append(
             f"| {arm} (seed {a['seed']}) | {a['steps']} | {a['minutes']:.1f} | "
             f"{b['task_success']:.3f} -> {f['task_success']:.3f} | "
             f"{b['error_free']:.3f} -> {f['error_free']:.3f} | "
             f"{b['distinct_programs']} -> {f['distinct_programs']} (of {f['tasks']}) | "
-            f"{b['mean_program_lines']:.1f} -> {f['mean_program_lines']:.1f} |"
+            f"{b['mean_program_lines']:.1f} -> {f['mean_program_lines']:.1f} | {copied} |"
         )
     return f"**Robot arms** ({scale}/robot_summary.json, held-out generated robot tasks):\n\n" + "\n".join(
         rows

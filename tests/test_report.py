@@ -79,6 +79,11 @@ def test_readme_shows_each_robot_arm_before_and_after(tmp_path):
     row = next(line for line in results_section(scale).splitlines() if line.startswith("| tiny-robot"))
     # task success, error-free share and distinct programs, each as before -> after
     assert "0.000 -> 0.120" in row and "0.500 -> 0.900" in row and "150 -> 6 (of 500)" in row
+    assert row.endswith("| - |")  # names copied: not measured in these records, said as such
+    arm["base"]["names_copied"], arm["final"]["names_copied"] = 0.47, 0.41
+    (scale / "robot_summary.json").write_text(json.dumps({"tiny-robot": arm}))
+    row = next(line for line in results_section(scale).splitlines() if line.startswith("| tiny-robot"))
+    assert row.endswith("| 0.470 -> 0.410 |")
 
 
 def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path):

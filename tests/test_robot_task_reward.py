@@ -186,3 +186,41 @@ def test_a_missing_action_is_blamed_on_the_end_not_on_the_lines_that_were_right(
     last = int(batch.response_mask[0].sum()) - 1
     assert (rewards[:last] >= 0).all() and rewards[:last].sum() > 0
     assert rewards[last] < 0
+
+
+@pytest.mark.parametrize(
+    "instruction, program, expected",
+    [
+        (
+            "Announce 'good morning' in the \"dinner room\".",
+            'go_to("dinner room")\nsay("good morning")',
+            [2, 2],
+        ),
+        ("Announce 'good morning' in the \"dinner room\".", 'go_to("dinner room")\nsay("welcome")', [1, 2]),
+        ("Announce 'good morning' in the \"dinner room\".", "go_to('dinner room')", [1, 2]),  # either quote
+        (
+            'Visit "dan"\'s office and ask "dan" for "tea" or "cake".',
+            'ask("dan", "?", ["tea", "cake"])',
+            [3, 3],
+        ),
+        (
+            "Count how many rooms have someone in them.",
+            "say(str(len(get_all_rooms())))",
+            [0, 0],
+        ),  # none quoted
+        ("Say 'hi' in the \"kitchen\".", 'say("hi there")\ngo_to("kitchen area")', [0, 2]),  # not the literal
+    ],
+)
+def test_names_copied_counts_the_instructions_quoted_names_found_as_literals(instruction, program, expected):
+    from dense_rl.evaluate import names_copied
+
+    assert names_copied(instruction, program) == expected
+
+
+def test_robot_metrics_report_the_share_of_names_copied_when_records_have_it():
+    from dense_rl.evaluate import robot_metrics
+
+    records = [dict(kind="pass", solution="say('a')", names_copied=[2, 2]), dict(kind="wrong", solution="")]
+    assert "names_copied" not in robot_metrics(records)  # a record from before the field: no share at all
+    records[1]["names_copied"] = [0, 2]
+    assert robot_metrics(records)["names_copied"] == 0.5
