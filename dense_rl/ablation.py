@@ -340,8 +340,10 @@ def effects_figure(summary: dict, out_png: str | Path | None = None):
         )
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
-    ax.set(xlabel="difference in held-out score (paired; 95% bootstrap interval)",
-           title="Paired differences (green: first arm better, red: worse, grey: cannot tell)")  # fmt: skip
+    ax.set(
+        xlabel="first arm - second arm: held-out score, paired, with its 95% bootstrap interval",
+        title="Paired differences\ngreen: the first arm is better, red: worse, grey: cannot tell",
+    )
     fig.tight_layout()
     if out_png:
         fig.savefig(out_png, dpi=110)
