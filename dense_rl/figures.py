@@ -198,3 +198,23 @@ def bar_counts(
     ax.set_yticks(range(len(items)), [label for label, _ in items], fontsize=8, family="monospace")
     ax.set(xlabel=xlabel, title=title)
     return save(fig, out_png)
+
+
+def before_after_bars(
+    before: dict[str, float], after: dict[str, float], out_png: str | Path | None = None, title: str = "",
+    xlabel: str = "",
+) -> Figure:  # fmt: skip
+    """Two horizontal bars per label (before, after), labels sorted by their value before: e.g. task success
+    per robot template, before and after RL."""
+    labels = sorted(before, key=lambda k: (before[k], after.get(k, 0.0)))
+    y = [float(i) for i in range(len(labels))]
+    fig = Figure(figsize=(8, 0.28 * len(labels) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh([v + 0.2 for v in y], [before[k] for k in labels], height=0.4, label="before", color="tab:gray")
+    ax.barh(
+        [v - 0.2 for v in y], [after.get(k, 0.0) for k in labels], height=0.4, label="after", color="tab:blue"
+    )
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(loc="lower right")
+    return save(fig, out_png)
