@@ -3,7 +3,7 @@ same total on the last token (sparse), and which components matter?
 
     python -m dense_rl.ablation                 # every arm and seed (`make ablation`); finished runs skipped
     python -m dense_rl.ablation --arms dense sparse --seeds 0 1 --steps 40   # a class-sized slice
-    python -m dense_rl.ablation --summary-only  # recompute summary.json and curves.png from the run files
+    python -m dense_rl.ablation --summary-only  # summary.json, curves.png, effects.png from the runs
     python -m dense_rl.ablation --adopt results/tiny/tiny-code-dense-s0-d9146787 dense  # reuse a finished run
 
 Each arm x seed is a normal, resumable training run under results/tiny/ablation/<arm>/s<seed>/ (a run killed
@@ -14,7 +14,9 @@ all held-out tasks at the end.
 The analysis is a set of pure functions of the run files (`summarise`): per arm and step the mean and a 95%
 t-interval across seeds; per arm the final pass@1 per seed with its mean and interval; the paired difference
 dense - sparse with a bootstrap interval that resamples seeds and, inside each seed, held-out tasks; the
-steps dense needs to reach sparse's final mean. Same files, same summary.
+steps dense needs to reach sparse's final mean. The same paired comparison answers what each component arm's
+one change does to the full dense reward (arm - dense) and dense vs sparse on the robot preset (on held-out
+task success). Same files, same summary.
 """
 
 from __future__ import annotations
