@@ -13,6 +13,8 @@ import math
 import statistics
 from pathlib import Path
 
+from dense_rl.ablation import PLACEMENT_PAIRS
+
 
 def read_summary(run_dir: str | Path) -> dict:
     path = Path(run_dir) / "summary.json"
@@ -133,7 +135,8 @@ def robot_table(arms: dict, scale: str) -> str:
 def full_ablation_table(summary: dict, scale: str) -> str:
     """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
     held-out score (pass@1 for code arms, task success for robot arms; mean and 95% t-interval across seeds),
-    then the finding on dense - sparse, one per component arm (arm - dense), and the robot finding."""
+    then the finding on dense - sparse, one per component arm (arm - dense), and dense - sparse again with
+    tests only and on the robot preset (ablation.PLACEMENT_PAIRS)."""
 
     def interval(lo: float, hi: float) -> str:
         return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
@@ -155,7 +158,7 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     text += "\n\n" + "\n".join(rows)
     text += f"\n\n![held-out score during training, mean and 95% band](results/{scale}/ablation/curves.png)"
     findings = [summary.get("finding")] + [e["finding"] for e in summary.get("vs_dense", {}).values()]
-    findings.append(summary.get("robot_dense_minus_sparse", {}).get("finding"))
+    findings += [summary.get(key, {}).get("finding") for _, _, key, _, _ in PLACEMENT_PAIRS]
     if any(findings):  # every paired comparison as a point with its interval (ablation.effects_figure)
         text += f"\n\n![paired differences with 95% intervals](results/{scale}/ablation/effects.png)"
     return text + "".join(f"\n\n{f}" for f in findings if f)

@@ -182,6 +182,19 @@ def test_every_paired_comparison_is_one_row_of_the_effects_figure(tmp_path):
     fig = ablation.effects_figure(summary)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["robot: dense - sparse", "dense-no-lint - dense", "dense - sparse (code)"]  # bottom up
+    assert "tests_only_dense_minus_sparse" not in summary  # neither tests-only arm ran: no row, no claim
     curves = ablation.curves_figure(summary)
     assert [ax.get_title() for ax in curves.axes] == [title for title, _, _ in ablation.PANELS]
     plt.close("all")
+
+
+def test_tests_only_arms_ask_dense_vs_sparse_without_the_syntax_and_lint_terms(tmp_path):
+    for s in range(3):
+        fake_run(tmp_path / "tests-only-dense" / f"s{s}", s, 0.5)
+        fake_run(tmp_path / "tests-only-sparse" / f"s{s}", s, 0.51)  # another draw of (nearly) the same rate
+    pair = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)["tests_only_dense_minus_sparse"]
+    assert pair["interval"][0] < 0 < pair["interval"][1]  # the same rate: no difference claimed
+    assert (
+        "tests-only-dense - tests-only-sparse" in pair["finding"]
+        and "cannot be told apart" in pair["finding"]
+    )
