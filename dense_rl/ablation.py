@@ -246,15 +246,28 @@ def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
         out["steps_ratio"] = None if reach is None else reach / sparse_steps
         out["finding"] = out["dense_minus_sparse"]["finding"]
     for a, b, key, metric, _ in PLACEMENT_PAIRS:
-        if a in runs and b in runs and set(runs[a]) & set(runs[b]):
+        if paired_seeds(runs, a, b):
             out[key] = compare(runs, a, b, n_boot, metric)
     out["vs_dense"] = {
-        arm: compare(runs, arm, "dense", n_boot)
-        for arm in COMPONENT_ARMS
-        if arm in runs and set(runs[arm]) & set(runs.get("dense", {}))
+        arm: compare(runs, arm, "dense", n_boot) for arm in COMPONENT_ARMS if paired_seeds(runs, arm, "dense")
     }
     out["total_minutes"] = round(sum(a["minutes"] for a in out["arms"].values()), 2)
     return out
+
+
+def paired_seeds(runs: dict[str, dict[int, dict]], a: str, b: str) -> list[int]:
+    """The seeds both arms ran ([] when either has none)."""
+    return sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
+
+
+def comparisons(summary: dict) -> list[tuple[str, dict]]:
+    """Every paired comparison a summary holds, as (label, entry with mean, interval, seeds, finding), in the
+    order the README, the effects figure and notebook 07 show them: the headline dense - sparse, each
+    component arm - dense, then dense - sparse with tests only and on robot tasks."""
+    rows = [("dense - sparse (code)", summary.get("dense_minus_sparse"))]
+    rows += [(f"{arm} - dense", effect) for arm, effect in summary.get("vs_dense", {}).items()]
+    rows += [(f"{label}: dense - sparse", summary.get(key)) for _, _, key, _, label in PLACEMENT_PAIRS]
+    return [(label, entry) for label, entry in rows if entry]
 
 
 def compare(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000, metric: str = CODE_METRIC):
@@ -262,7 +275,7 @@ def compare(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000
 
     Against "dense" (a component arm), the question is what that arm's one change (a component left out,
     length normalisation) does to the full dense reward; otherwise it is dense vs sparse placement."""
-    shared = sorted(set(runs[a]) & set(runs[b]))
+    shared = paired_seeds(runs, a, b)
     d, lo, hi = paired_bootstrap(
         {s: runs[a][s]["verdicts"] for s in shared},
         {s: runs[b][s]["verdicts"] for s in shared},
@@ -335,10 +348,7 @@ def effects_figure(summary: dict, out_png: str | Path | None = None):
     """Every paired comparison as a point with its 95% bootstrap interval: right of 0, the first arm wins."""
     import matplotlib.pyplot as plt
 
-    rows = [("dense - sparse (code)", summary.get("dense_minus_sparse"))]
-    rows += [(f"{arm} - dense", effect) for arm, effect in summary.get("vs_dense", {}).items()]
-    rows += [(f"{label}: dense - sparse", summary.get(key)) for _, _, key, _, label in PLACEMENT_PAIRS]
-    rows = [(label, e) for label, e in rows if e]
+    rows = comparisons(summary)
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 1.3))
     for y, (_, e) in enumerate(reversed(rows)):
         lo, hi = e["interval"]
@@ -369,7 +379,7 @@ def write_summary(root: Path, minutes_wall: float | None = None) -> dict:
         import matplotlib.pyplot as plt
 
         plt.close(curves_figure(summary, root / "curves.png"))
-        if summary["vs_dense"] or any(key.endswith("dense_minus_sparse") for key in summary):
+        if comparisons(summary):
             plt.close(effects_figure(summary, root / "effects.png"))
     return summary
 

@@ -298,6 +298,7 @@ def robot_heldout(tasks: list, texts: list[str], n_worlds: int = 5, seed: int = 
     runs = run_responses(texts, n_worlds, seed)
     records = []
     for i, (task, text) in enumerate(zip(tasks, texts, strict=True)):
+        program = extract_program(text) or ""
         outcomes = runs.get(i, [])
         per_world = check_runs(task, outcomes, seed) if outcomes else []
         checks = [c.passed for world in per_world for c in world]
@@ -309,11 +310,11 @@ def robot_heldout(tasks: list, texts: list[str], n_worlds: int = 5, seed: int = 
                 task_id=task.task_id,
                 template=task.template,
                 answer=text,
-                solution=extract_program(text) or "",
+                solution=program,
                 kind=kind,
                 error_free=error_free,
                 checks_passed=sum(checks) / len(checks) if checks else 0.0,
-                names_copied=names_copied(task.instruction, extract_program(text) or ""),
+                names_copied=names_copied(task.instruction, program),
             )
         )
     return records

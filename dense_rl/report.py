@@ -13,7 +13,7 @@ import math
 import statistics
 from pathlib import Path
 
-from dense_rl.ablation import PLACEMENT_PAIRS
+from dense_rl.ablation import comparisons
 
 
 def read_summary(run_dir: str | Path) -> dict:
@@ -136,7 +136,7 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
     held-out score (pass@1 for code arms, task success for robot arms; mean and 95% t-interval across seeds),
     then the finding on dense - sparse, one per component arm (arm - dense), and dense - sparse again with
-    tests only and on the robot preset (ablation.PLACEMENT_PAIRS)."""
+    tests only and on the robot preset (ablation.comparisons)."""
 
     def interval(lo: float, hi: float) -> str:
         return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
@@ -157,11 +157,10 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     )
     text += "\n\n" + "\n".join(rows)
     text += f"\n\n![held-out score during training, mean and 95% band](results/{scale}/ablation/curves.png)"
-    findings = [summary.get("finding")] + [e["finding"] for e in summary.get("vs_dense", {}).values()]
-    findings += [summary.get(key, {}).get("finding") for _, _, key, _, _ in PLACEMENT_PAIRS]
-    if any(findings):  # every paired comparison as a point with its interval (ablation.effects_figure)
+    findings = [entry["finding"] for _, entry in comparisons(summary)]
+    if findings:  # every paired comparison as a point with its interval (ablation.effects_figure)
         text += f"\n\n![paired differences with 95% intervals](results/{scale}/ablation/effects.png)"
-    return text + "".join(f"\n\n{f}" for f in findings if f)
+    return text + "".join(f"\n\n{f}" for f in findings)
 
 
 def update_readme(readme: str | Path, scale_dir: str | Path) -> None:

@@ -92,6 +92,9 @@ def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path)
     )
     one = dict(arm, seeds=[0], final_per_seed=[0.4], final_mean=0.4, final_interval=[float("nan")] * 2)
     summary = {"arms": {"dense": arm | {"minutes": 18.0}, "sparse": one | {"minutes": 9.0}}, "finding": "F."}
+    summary["dense_minus_sparse"] = {
+        "finding": "F."
+    }  # the shape summarise writes: the headline is its finding
     (tmp_path / "tiny" / "ablation").mkdir(parents=True)
     (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
     text = results_section(tmp_path / "tiny")
@@ -106,14 +109,14 @@ def test_readme_shows_the_full_ablation_with_intervals_and_its_finding(tmp_path)
 def test_readme_states_each_component_arms_finding_after_the_headline(tmp_path):
     arm = dict(seeds=[0], final_per_seed=[0.4], final_mean=0.4, final_interval=[float("nan")] * 2)
     arm |= dict(base_mean=0.3, minutes=1.0)
-    summary = {"arms": {"dense": arm}, "finding": "F.", "vs_dense": {"dense-no-lint": {"finding": "G."}}}
+    summary = {"arms": {"dense": arm}, "finding": "F.", "dense_minus_sparse": {"finding": "F."}}
+    summary["vs_dense"] = {"dense-no-lint": {"finding": "G."}}
     (tmp_path / "tiny" / "ablation").mkdir(parents=True)
     (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
     text = results_section(tmp_path / "tiny")
     assert text.index("F.") < text.index("G.")  # dense vs sparse first, then what each component does
-    assert text.index("ablation/effects.png") < text.index(
-        "F."
-    )  # the differences' figure, then each in words
+    # the differences' figure, then each in words
+    assert text.index("ablation/effects.png") < text.index("F.")
 
 
 def test_readme_states_the_robot_finding_last(tmp_path):
