@@ -3,6 +3,7 @@ same total on the last token (sparse), and which components matter?
 
     python -m dense_rl.ablation                 # every arm and seed (`make ablation`); finished runs skipped
     python -m dense_rl.ablation --arms dense sparse --seeds 0 1 --steps 40   # a class-sized slice
+    python -m dense_rl.ablation --jobs 2        # two runs at a time, one CPU thread each
     python -m dense_rl.ablation --summary-only  # summary.json, curves.png, effects.png from the runs
     python -m dense_rl.ablation --adopt results/tiny/tiny-code-dense-s0-d9146787 dense  # reuse a finished run
 
@@ -26,7 +27,6 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +82,13 @@ def run_dir(root: Path, arm: str, seed: int) -> Path:
 def run_arm(root: Path, arm: str, seed: int, steps: int = 0, eval_tasks: int = 500) -> Path:
     """Train one arm x seed into its folder, resuming a killed run and skipping a finished one. A folder that
     holds a run with other settings (e.g. other --steps) is an error, never silently reused or overwritten."""
-    from dense_rl.train import run_finished, train
+    from dense_rl.train import run_finished, same_settings, train
 
     preset, overrides = ARMS[arm]
     cfg = get_preset(preset, seed=seed, **overrides, **({"total_steps": steps} if steps else {}))
     folder = run_dir(root, arm, seed)
     saved = folder / "config.json"
-    if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(asdict(cfg))):
+    if saved.exists() and not same_settings(json.loads(saved.read_text()), cfg):
         raise ValueError(
             f"{folder} holds a run with other settings than {arm} seed {seed} now asks for; "
             "pass another --out (or delete that folder to start it again)"
@@ -98,6 +98,38 @@ def run_arm(root: Path, arm: str, seed: int, steps: int = 0, eval_tasks: int = 5
             cfg, folder, resume=True, eval_tasks=eval_tasks, curve_every=CURVE_EVERY, curve_tasks=CURVE_TASKS
         )
     return folder
+
+
+def run_jobs(root: Path, jobs: list[tuple[int, str]], n_parallel: int, run=None, **kwargs) -> None:
+    """Train (seed, arm) jobs, `n_parallel` at a time, each process with cores // n_parallel torch threads.
+
+    Why parallel processes help even on 2 cores: a tiny model's matrices are too small for two threads to
+    halve a step, so two one-thread runs side by side finish more runs per hour than one two-thread run
+    (measured in LOG.md). Each run's own minutes then include the sharing; summary.json's wall_minutes
+    is the grid's clock. `run` (default run_arm) trains one job: run(root, arm, seed, **kwargs)."""
+    run = run or run_arm
+    if n_parallel <= 1:
+        for seed, arm in jobs:
+            run(root, arm, seed, **kwargs)
+        return
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // n_parallel)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
+    with ProcessPoolExecutor(
+        n_parallel, mp_context=context, initializer=_set_threads, initargs=(threads,)
+    ) as pool:
+        futures = [pool.submit(run, root, arm, seed, **kwargs) for seed, arm in jobs]
+        for future in futures:
+            future.result()  # re-raises a failed run's error here, after the others finished
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def adopt(run: Path, root: Path, arm: str, tasks: int = CURVE_TASKS) -> Path:
@@ -391,6 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=0, help="PPO steps per run; 0: the preset's")
     parser.add_argument("--eval-tasks", type=int, default=500, help="held-out tasks at the start and end")
     parser.add_argument("--out", default="results/tiny/ablation", help="where the runs and summary go")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time (see run_jobs)")
     parser.add_argument("--summary-only", action="store_true", help="only recompute summary.json")
     parser.add_argument(
         "--adopt", nargs=2, metavar=("RUN_DIR", "ARM"), help="take a finished run as ARM's run (see adopt)"
@@ -408,8 +441,7 @@ def main(argv: list[str] | None = None) -> None:
             (seed, arm) for arm in args.arms for seed in (SEEDS[arm] if args.seeds is None else args.seeds)
         ]
         jobs.sort(key=lambda job: job[0])  # seed by seed: a run stopped midway leaves whole pairs behind
-        for seed, arm in jobs:
-            run_arm(root, arm, seed, steps=args.steps, eval_tasks=args.eval_tasks)
+        run_jobs(root, jobs, args.jobs, steps=args.steps, eval_tasks=args.eval_tasks)
     summary = write_summary(root, (time.time() - t0) / 60 if not args.summary_only else None)
     print(summary.get("finding", json.dumps({a: v["final_mean"] for a, v in summary["arms"].items()})))
 

@@ -91,6 +91,10 @@ class Config:
         "signed", "'signed' (+1 per valid code token, -1 on the offending one; the paper) or 'penalty'"
     )
     length_normalise: bool = _f(False, "divide each sample's non-KL reward by its length (length bias fix)")
+    group_baseline: bool = _f(
+        False,
+        "subtract the mean reward of the answers to the same prompt (as GRPO; not in the paper)",
+    )
     sim_runs: int = _f(5, "simulator runs per program in fresh random worlds (robot domain)")
 
     def to_json(self, path: str | Path) -> None:

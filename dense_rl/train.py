@@ -302,6 +302,14 @@ def append_metrics(path: Path, row: dict) -> None:
 # Config fields that never change what a run produces: the preset's label (the prefix of the name shows it)
 # and how often checkpoints are written. Every other field, and the held-out task count, keys the run.
 NOT_IN_KEY = ("preset", "checkpoint_every")
+# Fields added after runs were recorded key a run only when set away from their default, so that runs made
+# before a field existed keep their folders (and their config.json still describes them exactly).
+KEY_WHEN_SET = {"group_baseline": False}
+
+
+def key_settings(settings: dict) -> dict:
+    """A run's settings (asdict(cfg) or its config.json) without KEY_WHEN_SET fields left at their default."""
+    return {k: v for k, v in settings.items() if k not in KEY_WHEN_SET or KEY_WHEN_SET[k] != v}
 
 
 def run_key(cfg: Config, eval_tasks: int = 500) -> str:
@@ -309,7 +317,8 @@ def run_key(cfg: Config, eval_tasks: int = 500) -> str:
     and eval_tasks): a run with any of them changed (steps, seed, mode, weights, lr...) gets another folder.
 
     Not in the key: the weights behind cfg.model (for the kit's "tiny" model, the build in cache/)."""
-    settings = {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_KEY} | {"eval_tasks": eval_tasks}
+    settings = key_settings(asdict(cfg))
+    settings = {k: v for k, v in settings.items() if k not in NOT_IN_KEY} | {"eval_tasks": eval_tasks}
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -324,8 +333,13 @@ def run_finished(run_dir: Path, cfg: Config | None = None) -> bool:
     With `cfg`, the run must also have been made with exactly these settings (its config.json)."""
     done = (run_dir / "summary.json").exists() and (run_dir / "checkpoints" / "latest").exists()
     if done and cfg is not None:
-        return json.loads((run_dir / "config.json").read_text()) == json.loads(json.dumps(asdict(cfg)))
+        return same_settings(json.loads((run_dir / "config.json").read_text()), cfg)
     return done
+
+
+def same_settings(recorded: dict, cfg: Config) -> bool:
+    """Was the run whose config.json holds `recorded` made with exactly `cfg`'s settings?"""
+    return key_settings(recorded) == key_settings(json.loads(json.dumps(asdict(cfg))))
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
@@ -400,7 +414,10 @@ def base_evaluation(cfg: Config, run_dir: Path, tokenizer, model, n_tasks: int) 
             return found["heldout_pass_at_1"]
     score, records = heldout_eval(cfg, tokenizer, model, n_tasks)
     write_records(run_dir / "heldout_base.jsonl", records)
-    (run_dir / "base_eval.json").write_text(json.dumps({"heldout_pass_at_1": score, "key": key}))
+    # written whole, then renamed, after the records: a run beside this one (--jobs) reads both or neither
+    partial = run_dir / "base_eval.json.partial"
+    partial.write_text(json.dumps({"heldout_pass_at_1": score, "key": key}))
+    os.replace(partial, run_dir / "base_eval.json")
     return score
 
 
@@ -469,6 +486,7 @@ def collect_experience(
         kl_coef=cfg.kl_coef,
         mode=cfg.reward_mode,
         length_normalise=cfg.length_normalise,
+        groups=torch.arange(len(tasks)) // cfg.samples_per_prompt if cfg.group_baseline else None,
     )
     reward_seconds = time.time() - t_reward
 

@@ -126,6 +126,27 @@ def test_runner_skips_finished_runs_and_resumes_others(tmp_path, monkeypatch):
     assert calls == [("sparse", "s0", True)]  # dense s0 skipped; sparse s0 trained with resume=True
 
 
+def _record_job(root, arm, seed, steps):
+    # a stand-in for run_arm in a worker process: which process ran the job, with how many torch threads
+    import os
+
+    import torch
+
+    (root / f"{arm}-{seed}.json").write_text(json.dumps([os.getpid(), torch.get_num_threads(), steps]))
+
+
+def test_parallel_jobs_run_every_job_in_worker_processes_sharing_the_cores(tmp_path):
+    import os
+
+    jobs = [(0, "dense"), (0, "sparse"), (1, "dense"), (1, "sparse")]
+    ablation.run_jobs(tmp_path, jobs, 2, run=_record_job, steps=7)
+    done = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    assert sorted(done) == ["dense-0", "dense-1", "sparse-0", "sparse-1"]
+    assert {pid for pid, _, _ in done.values()} - {os.getpid()}  # not in this process
+    assert {threads for _, threads, _ in done.values()} == {max(1, (os.cpu_count() or 1) // 2)}
+    assert {steps for _, _, steps in done.values()} == {7}
+
+
 def test_runner_refuses_a_folder_with_other_settings(tmp_path, monkeypatch):
     import dense_rl.train as train_mod
 

@@ -115,3 +115,51 @@ def test_nan_and_inf_on_padding_do_not_leak():
     parts = {"syntax": RewardOutput(torch.where(MASK, SYNTAX.per_token, torch.tensor(float("inf"))))}
     out = combine(parts, WEIGHTS, mask=MASK, kl=kl, kl_coef=0.1, mode="sparse")
     assert torch.isfinite(out.per_token).all() and all(map(math.isfinite, out.summary["reward_total"]))
+
+
+# ---- group baseline: each answer's total becomes R_i - mean of its prompt's answers --------------------------
+
+GROUP_MASK = torch.tensor([[True, True, False], [True, True, True], [True, False, False], [True, True, False]])
+GROUP_TESTS = RewardOutput(torch.tensor([[0.5, 0.5, 0], [0.0, 0.0, 0.0], [2.0, 0, 0], [1.0, 1.0, 0]]))
+
+
+@pytest.mark.parametrize(
+    "groups, centred",
+    [
+        # two prompts, two answers each: totals 1, 0 | 2, 2 -> 0.5, -0.5 | 0, 0 (a tie carries no signal)
+        ([0, 0, 1, 1], [0.5, -0.5, 0.0, 0.0]),
+        # one prompt for all four: mean 1.25
+        ([0, 0, 0, 0], [-0.25, -1.25, 0.75, 0.75]),
+        # every answer its own prompt: nothing is left
+        ([0, 1, 2, 3], [0.0, 0.0, 0.0, 0.0]),
+    ],
+)
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_group_baseline_centres_each_total_on_its_group(groups, centred, mode):
+    out = combine(
+        {"tests": GROUP_TESTS}, {"tests": 1.0}, mask=GROUP_MASK, mode=mode, groups=torch.tensor(groups)
+    )
+    assert out.per_token.sum(dim=1).tolist() == pytest.approx(centred)
+    assert out.summary["reward_task"] == pytest.approx([1.0, 0.0, 2.0, 2.0])  # logged before the baseline
+    assert out.per_token[~GROUP_MASK].eq(0).all()
+
+
+def test_group_baseline_keeps_dense_placement_and_spreads_the_mean_evenly():
+    out = combine({"tests": GROUP_TESTS}, {"tests": 1.0}, mask=GROUP_MASK, groups=torch.tensor([0, 0, 1, 1]))
+    # answer 1 had 0 on each of its 3 tokens; its group mean 0.5 comes off evenly: -1/6 each
+    assert out.per_token[1].tolist() == pytest.approx([-1 / 6] * 3)
+    # answer 0 keeps its shape (0.5, 0.5) shifted by -0.25 per token
+    assert out.per_token[0, :2].tolist() == pytest.approx([0.25, 0.25])
+
+
+def test_group_baseline_leaves_the_kl_alone():
+    kl = torch.ones(GROUP_MASK.shape)
+    out = combine(
+        {"tests": GROUP_TESTS}, {"tests": 1.0}, mask=GROUP_MASK, kl=kl, kl_coef=0.1, groups=torch.zeros(4)
+    )
+    assert out.per_token.sum(dim=1).tolist() == pytest.approx([-0.25 - 0.2, -1.25 - 0.3, 0.75 - 0.1, 0.75 - 0.2])
+
+
+def test_groups_of_the_wrong_shape_raise():
+    with pytest.raises(ValueError, match="one id per row"):
+        combine({"tests": GROUP_TESTS}, {"tests": 1.0}, mask=GROUP_MASK, groups=torch.tensor([0, 0, 1]))

@@ -28,6 +28,7 @@ BASE = get_preset("tiny-code")
         ({"learning_rate": 1e-4}, 500),  # any optimiser setting
         ({"w_lint": 0.0}, 500),  # a reward weight
         ({"length_normalise": True}, 500),  # a reward option
+        ({"group_baseline": True}, 500),  # a field added later, once set
         ({}, 50),  # fewer held-out tasks: another summary
     ],
 )
@@ -39,6 +40,17 @@ def test_the_name_is_stable_and_readable():
     name = run_name(get_preset("tiny-code"))
     assert name == run_name(BASE)  # same settings, same folder: a finished run is reused
     assert name.startswith("tiny-code-dense-s0-") and len(name.rsplit("-", 1)[1]) == 8
+
+
+def test_a_field_added_later_keeps_earlier_runs_at_their_default(tmp_path):
+    # a run recorded before group_baseline existed: its config.json lacks the field, and it is still reused
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_text("step_000160")
+    (tmp_path / "summary.json").write_text("{}")
+    old = {k: v for k, v in json.loads(json.dumps(asdict(BASE))).items() if k != "group_baseline"}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert run_finished(tmp_path, BASE)
+    assert not run_finished(tmp_path, get_preset("tiny-code", group_baseline=True))
 
 
 def test_checkpoint_frequency_is_not_a_result():

@@ -15,8 +15,14 @@ Two modes, same total reward per sample, different credit assignment:
 Optional length normalisation divides each sample's non-KL reward by its number of response tokens, so that
 "+1 per valid token" cannot be farmed by writing longer answers; it is applied before placement, so both
 modes still agree on the total.
+Optional group baseline (`groups`, one id per row: rows with the same id answer the same prompt): from each
+answer's non-KL reward, the mean total of its group, R_bar_g = mean_{j in g} R_j, is taken away, spread evenly
+over the answer's tokens, so each answer's total becomes R_i - R_bar_g. What is left is how much better this
+answer did than its siblings, the contrast RL learns from; how hard the prompt was cancels out. (GRPO and RLOO
+use the same group mean in place of a critic; here the critic stays and learns what remains.)
 
-Where this departs from the paper: the sparse mode and the length normalisation are additions; the paper
+Where this departs from the paper: the sparse mode, the length normalisation and the group baseline are
+additions; the paper
 reports dense rewards without normalisation (the defaults here).
 """
 
@@ -58,11 +64,12 @@ def combine(
     kl_coef: float = 0.0,
     mode: str = "dense",
     length_normalise: bool = False,
+    groups: torch.Tensor | None = None,
 ) -> RewardOutput:
     """Weighted sum of the components' per-token rewards minus kl_coef * KL, placed per `mode`.
 
     Summary: every component's own summary, plus per sample `reward_<name>` (its weighted total),
-    `reward_task` (all non-KL rewards), `kl` (summed KL) and `reward_total`.
+    `reward_task` (all non-KL rewards), `kl` (summed KL) and `reward_total`, all before the group baseline.
 
     >>> m = torch.tensor([[True, True, False]])
     >>> part = RewardOutput(torch.tensor([[1.0, 1.0, 0.0]]))
@@ -94,19 +101,39 @@ def combine(
         summary[f"reward_{name}"] = weighted.sum(dim=1).tolist()
     if length_normalise:
         task = task / mask_f.sum(dim=1, keepdim=True).clamp(min=1.0)
+    totals = task.sum(dim=1)  # R_i, logged before any baseline
+    if groups is not None:
+        # r_i,t -= R_bar_g / L_i on each real token, so that sum_t r_i,t = R_i - R_bar_g
+        lengths = mask_f.sum(dim=1, keepdim=True).clamp(min=1.0)
+        task = task - group_means(totals, groups)[:, None] * mask_f / lengths
     if mode == "sparse":
-        totals = task.sum(dim=1)
+        centred = task.sum(dim=1)
         task = torch.zeros_like(task)
-        task[torch.arange(len(totals)), last_token_index(mask)] = totals * mask.any(dim=1)
+        task[torch.arange(len(centred)), last_token_index(mask)] = centred * mask.any(dim=1)
     if kl is not None and kl.shape != mask.shape:
         raise ValueError(f"combine: kl has shape {tuple(kl.shape)}, mask {tuple(mask.shape)}")
     kl = torch.where(mask, kl.float(), zero) if kl is not None else zero
     kl_part = kl_coef * kl
-    summary["reward_task"] = task.sum(dim=1).tolist()
+    summary["reward_task"] = totals.tolist()
     summary["kl"] = kl.sum(dim=1).tolist()
     per_token = task - kl_part
-    summary["reward_total"] = per_token.sum(dim=1).tolist()
+    summary["reward_total"] = (totals - kl_part.sum(dim=1)).tolist()
     return RewardOutput(per_token, summary)
+
+
+def group_means(totals: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """For each row, the mean of `totals` over the rows with the same group id (R_bar_g, itself included).
+
+    >>> group_means(torch.tensor([1.0, 0.0, 2.0, 2.0]), torch.tensor([0, 0, 1, 1]))
+    tensor([0.5000, 0.5000, 2.0000, 2.0000])
+    """
+    groups = torch.as_tensor(groups)
+    if groups.shape != totals.shape:
+        raise ValueError(
+            f"combine: groups has shape {tuple(groups.shape)}; pass one id per row: {tuple(totals.shape)}"
+        )
+    same = groups[:, None] == groups[None, :]
+    return (same.float() @ totals) / same.sum(dim=1)
 
 
 def config_weights(cfg) -> dict[str, float]:
