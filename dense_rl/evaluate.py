@@ -336,6 +336,19 @@ def names_copied(instruction: str, program: str) -> list[int]:
     return [len(names & literals), len(names)]
 
 
+SAY_CALL = re.compile(r'\bsay\(\s*(?:"([^"]*)"|\'([^\']*)\')')
+
+
+def said_messages(programs: list[str]) -> Counter:
+    r"""How often each message is said as a literal (say("...")) across programs. A policy that does not read
+    the message from the instruction says its favourite one; this shows which, and whether RL moved it.
+
+    >>> said_messages(['say("welcome")\nsay(x)', "say('welcome')"])
+    Counter({'welcome': 2})
+    """
+    return Counter(a or b for program in programs for a, b in SAY_CALL.findall(program))
+
+
 def robot_metrics(records: list[dict]) -> dict:
     """Task success (the headline), error-free share, distinct programs, mean program lines, robot API
     calls per program and the share of quoted names copied (names_copied) over held-out records of

@@ -224,3 +224,19 @@ def test_robot_metrics_report_the_share_of_names_copied_when_records_have_it():
     assert "names_copied" not in robot_metrics(records)  # a record from before the field: no share at all
     records[1]["names_copied"] = [0, 2]
     assert robot_metrics(records)["names_copied"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "programs, expected",
+    [
+        (['say("welcome")'], {"welcome": 1}),  # one literal message
+        (['say("hi")\nsay("hi")', "say('hi')"], {"hi": 3}),  # both quote styles, across programs
+        (['say(msg)\nsay("a" + name)'], {"a": 1}),  # a variable says nothing literal; a concatenation its start
+        (['go_to("kitchen")\nassay("x")'], {}),  # other calls, and names that only end in "say"
+        ([' say( "spaced" )'], {"spaced": 1}),  # blanks inside the call
+    ],
+)
+def test_said_messages_counts_literal_messages(programs, expected):
+    from dense_rl.evaluate import said_messages
+
+    assert dict(said_messages(programs)) == expected
