@@ -182,10 +182,12 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def paired_bootstrap(a: dict[int, np.ndarray], b: dict[int, np.ndarray], n_boot: int = 2000, seed: int = 0):
-    """Mean difference a - b of per-task verdicts (1 pass, 0 fail) over the seeds both arms ran, with a 95%
-    percentile interval from a two-level bootstrap: resample seeds, then held-out tasks within each seed (the
-    same task indices for both arms, so the pairing by task is kept).
+def paired_bootstrap(
+    a: dict[int, np.ndarray], b: dict[int, np.ndarray], n_boot: int = 2000, seed: int = 0, level: float = 0.95
+):
+    """Mean difference a - b of per-task verdicts (1 pass, 0 fail) over the seeds both arms ran, with a
+    `level` percentile interval from a two-level bootstrap: resample seeds, then held-out tasks within each
+    seed (the same task indices for both arms, so the pairing by task is kept).
 
     a, b: seed -> verdict vector over the same held-out tasks in the same order.
     """
@@ -200,7 +202,8 @@ def paired_bootstrap(a: dict[int, np.ndarray], b: dict[int, np.ndarray], n_boot:
         rows = rng.integers(0, S, S)
         cols = rng.integers(0, N, (S, N))
         boot[i] = diffs[rows[:, None], cols].mean()
-    return float(diffs.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    tail = 100 * (1 - level) / 2
+    return float(diffs.mean()), float(np.percentile(boot, tail)), float(np.percentile(boot, 100 - tail))
 
 
 def steps_to_reach(steps: list[int], mean_curve: list[float], target: float) -> int | None:
@@ -283,8 +286,44 @@ def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
     out["vs_dense"] = {
         arm: compare(runs, arm, "dense", n_boot) for arm in COMPONENT_ARMS if paired_seeds(runs, arm, "dense")
     }
+    out["family"] = family_check(runs, out, n_boot)
     out["total_minutes"] = round(sum(a["minutes"] for a in out["arms"].values()), 2)
     return out
+
+
+def family_check(runs: dict[str, dict[int, dict]], summary: dict, n_boot: int = 2000) -> dict:
+    """The same comparisons with intervals widened for asking m questions at once (Bonferroni: each at level
+    1 - 0.05/m, so that all m hold together with 95% probability). With eight questions at 95% each, about
+    one in three such grids shows at least one interval clear of 0 by chance alone; this says which findings
+    survive that correction. Adds "family_interval" to each comparison entry and returns the tally."""
+    rows = comparisons(summary)
+    if not rows:
+        return {}
+    level = 1 - 0.05 / len(rows)
+    survive = []
+    for label, entry in rows:
+        a, b = entry["pair"]
+        shared = entry["seeds"]
+        _, lo, hi = paired_bootstrap(
+            {s: runs[a][s]["verdicts"] for s in shared},
+            {s: runs[b][s]["verdicts"] for s in shared},
+            n_boot=max(n_boot, int(20 / (1 - level))),  # enough draws that each tail holds 10 of them
+            level=level,
+        )
+        entry["family_interval"] = [lo, hi]
+        if lo > 0 or hi < 0:
+            survive.append(label)
+    clear = [label for label, entry in rows if entry["interval"][0] > 0 or entry["interval"][1] < 0]
+    text = (
+        f"{len(clear)} of {len(rows)} paired comparisons clear 0 at 95% each; corrected for asking "
+        f"{len(rows)} questions at once (Bonferroni, {100 * level:.1f}% intervals), "
+        + (
+            f"{len(survive)} still {'does' if len(survive) == 1 else 'do'}: {', '.join(survive)}."
+            if survive
+            else "none does."
+        )
+    )
+    return {"level": level, "clear_at_95": clear, "survive": survive, "finding": text}
 
 
 def paired_seeds(runs: dict[str, dict[int, dict]], a: str, b: str) -> list[int]:
@@ -319,7 +358,7 @@ def compare(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000
         text = f"{a} {verdict} {metric} against the full dense reward: {span}."
     else:
         text = finding(d, lo, hi, len(shared), metric=metric, names=(a, b))
-    return {"mean": d, "interval": [lo, hi], "seeds": shared, "finding": text}
+    return {"mean": d, "interval": [lo, hi], "seeds": shared, "finding": text, "pair": [a, b]}
 
 
 def finding(
@@ -377,7 +416,8 @@ def curves_figure(summary: dict, out_png: str | Path | None = None):
 
 
 def effects_figure(summary: dict, out_png: str | Path | None = None):
-    """Every paired comparison as a point with its 95% bootstrap interval: right of 0, the first arm wins."""
+    """Every paired comparison as a point with its 95% bootstrap interval (and, as a thin line, the wider
+    interval corrected for asking every question at once): right of 0, the first arm wins."""
     import matplotlib.pyplot as plt
 
     rows = comparisons(summary)
@@ -385,14 +425,20 @@ def effects_figure(summary: dict, out_png: str | Path | None = None):
     for y, (_, e) in enumerate(reversed(rows)):
         lo, hi = e["interval"]
         colour = "tab:green" if lo > 0 else "tab:red" if hi < 0 else "tab:gray"
-        ax.errorbar(e["mean"], y, xerr=[[e["mean"] - lo], [hi - e["mean"]]], fmt="o", color=colour, capsize=4)
+        if "family_interval" in e:  # the interval corrected for asking every question at once, thin, behind
+            flo, fhi = e["family_interval"]
+            ax.plot([flo, fhi], [y, y], color=colour, lw=0.8, alpha=0.5)
+            hi = max(hi, fhi)
+        err = [[e["mean"] - lo], [e["interval"][1] - e["mean"]]]
+        ax.errorbar(e["mean"], y, xerr=err, fmt="o", color=colour, capsize=4)
         ax.annotate(
             f"{len(e['seeds'])} seeds", (hi, y), xytext=(6, -3), textcoords="offset points", fontsize=8
         )
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
     ax.set(
-        xlabel="first arm - second arm: held-out score, paired, with its 95% bootstrap interval",
+        xlabel="first arm - second arm: held-out score, paired; 95% bootstrap interval\n"
+        "(thin line: corrected for all the comparisons at once, Bonferroni)",
         title="Paired differences\ngreen: the first arm is better, red: worse, grey: cannot tell",
     )
     fig.tight_layout()

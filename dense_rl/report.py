@@ -136,7 +136,8 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     """The ablation runner's summary.json (dense_rl.ablation) as markdown: per arm the seeds, base and final
     held-out score (pass@1 for code arms, task success for robot arms; mean and 95% t-interval across seeds),
     then the finding on dense - sparse, one per component arm (arm - dense), and dense - sparse again with
-    tests only and on the robot preset (ablation.comparisons)."""
+    tests only and on the robot preset (ablation.comparisons), and last how many of them survive the
+    correction for asking them all at once (ablation.family_check)."""
 
     def interval(lo: float, hi: float) -> str:
         return "-" if math.isnan(lo) else f"{lo:.3f} to {hi:.3f}"
@@ -160,6 +161,8 @@ def full_ablation_table(summary: dict, scale: str) -> str:
     findings = [entry["finding"] for _, entry in comparisons(summary)]
     if findings:  # every paired comparison as a point with its interval (ablation.effects_figure)
         text += f"\n\n![paired differences with 95% intervals](results/{scale}/ablation/effects.png)"
+    if summary.get("family"):  # how many findings survive asking all the questions at once
+        findings.append(summary["family"]["finding"])
     return text + "".join(f"\n\n{f}" for f in findings)
 
 

@@ -219,3 +219,28 @@ def test_tests_only_arms_ask_dense_vs_sparse_without_the_syntax_and_lint_terms(t
         "tests-only-dense - tests-only-sparse" in pair["finding"]
         and "cannot be told apart" in pair["finding"]
     )
+
+
+def test_family_check_widens_every_interval_and_keeps_only_what_survives_it(tmp_path):
+    for s in range(3):
+        fake_run(tmp_path / "dense" / f"s{s}", s, 0.3)
+        fake_run(tmp_path / "sparse" / f"s{s}", s, 0.6)  # a large difference: survives any correction
+        for arm in ("dense-no-lint", "dense-no-dfg", "dense-no-syntax"):
+            fake_run(tmp_path / arm / f"s{s}", s + 10 * len(arm), 0.3)  # the same rate as dense
+    summary = ablation.summarise(ablation.read_runs(tmp_path), n_boot=300)
+    family = summary["family"]
+    assert family["level"] == pytest.approx(1 - 0.05 / 4)  # four questions: the headline and three arms
+    for _, entry in ablation.comparisons(summary):
+        (lo, hi), (flo, fhi) = entry["interval"], entry["family_interval"]
+        assert flo <= lo and fhi >= hi  # the corrected interval contains the 95% one
+    assert family["survive"] == ["dense - sparse (code)"]
+    assert family["finding"].endswith("1 still does: dense - sparse (code).")
+
+
+def test_a_higher_level_gives_a_wider_interval_around_the_same_difference():
+    rng = np.random.default_rng(2)
+    a = {s: (rng.random(400) < 0.5).astype(float) for s in range(4)}
+    b = {s: (rng.random(400) < 0.5).astype(float) for s in range(4)}
+    d95, lo95, hi95 = ablation.paired_bootstrap(a, b, n_boot=2000)
+    d99, lo99, hi99 = ablation.paired_bootstrap(a, b, n_boot=2000, level=0.99)
+    assert d95 == d99 and lo99 < lo95 and hi99 > hi95

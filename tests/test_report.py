@@ -127,3 +127,14 @@ def test_readme_states_the_robot_finding_last(tmp_path):
     (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
     text = results_section(tmp_path / "tiny")
     assert text.rstrip().endswith("R.") and "held-out task success for robot arms" in text
+
+
+def test_readme_ends_with_how_many_findings_survive_the_correction(tmp_path):
+    arm = dict(seeds=[0], final_per_seed=[0.1], final_mean=0.1, final_interval=[float("nan")] * 2)
+    arm |= dict(base_mean=0.15, minutes=1.0)
+    summary = {"arms": {"robot-dense": arm}, "robot_dense_minus_sparse": {"finding": "R."}}
+    summary["family"] = {"finding": "1 of 1 ... none does."}
+    (tmp_path / "tiny" / "ablation").mkdir(parents=True)
+    (tmp_path / "tiny" / "ablation" / "summary.json").write_text(json.dumps(summary))
+    text = results_section(tmp_path / "tiny")
+    assert text.rstrip().endswith("R.\n\n1 of 1 ... none does.")

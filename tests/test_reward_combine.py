@@ -117,9 +117,9 @@ def test_nan_and_inf_on_padding_do_not_leak():
     assert torch.isfinite(out.per_token).all() and all(map(math.isfinite, out.summary["reward_total"]))
 
 
-# ---- group baseline: each answer's total becomes R_i - mean of its prompt's answers --------------------------
+# ---- group baseline: each answer's total becomes R_i - mean of its prompt's answers ----
 
-GROUP_MASK = torch.tensor([[True, True, False], [True, True, True], [True, False, False], [True, True, False]])
+GROUP_MASK = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 0]], dtype=torch.bool)
 GROUP_TESTS = RewardOutput(torch.tensor([[0.5, 0.5, 0], [0.0, 0.0, 0.0], [2.0, 0, 0], [1.0, 1.0, 0]]))
 
 
@@ -157,7 +157,8 @@ def test_group_baseline_leaves_the_kl_alone():
     out = combine(
         {"tests": GROUP_TESTS}, {"tests": 1.0}, mask=GROUP_MASK, kl=kl, kl_coef=0.1, groups=torch.zeros(4)
     )
-    assert out.per_token.sum(dim=1).tolist() == pytest.approx([-0.25 - 0.2, -1.25 - 0.3, 0.75 - 0.1, 0.75 - 0.2])
+    expected = [-0.25 - 0.2, -1.25 - 0.3, 0.75 - 0.1, 0.75 - 0.2]  # centred totals minus 0.1 x length
+    assert out.per_token.sum(dim=1).tolist() == pytest.approx(expected)
 
 
 def test_groups_of_the_wrong_shape_raise():

@@ -231,7 +231,7 @@ def test_robot_metrics_report_the_share_of_names_copied_when_records_have_it():
     [
         (['say("welcome")'], {"welcome": 1}),  # one literal message
         (['say("hi")\nsay("hi")', "say('hi')"], {"hi": 3}),  # both quote styles, across programs
-        (['say(msg)\nsay("a" + name)'], {"a": 1}),  # a variable says nothing literal; a concatenation its start
+        (['say(msg)\nsay("a" + name)'], {"a": 1}),  # a variable: nothing literal; a concatenation: its start
         (['go_to("kitchen")\nassay("x")'], {}),  # other calls, and names that only end in "say"
         ([' say( "spaced" )'], {"spaced": 1}),  # blanks inside the call
     ],
