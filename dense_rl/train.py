@@ -3,6 +3,7 @@
     python -m dense_rl.train --preset tiny-code                      # ~10 minutes on 2 CPU cores
     python -m dense_rl.train --preset tiny-code --reward-mode sparse # the ablation: same total, last token
     python -m dense_rl.train --preset tiny-robot --seed 1 --resume
+    python -m dense_rl.train --preset tiny-robot --steps 100 --set group_baseline=true   # any config field
     accelerate launch --config_file configs/deepspeed_zero2.yaml -m dense_rl.train --preset paper-mbpp
 
 The loop reads like the paper's algorithm, top to bottom in `train()`:
@@ -665,6 +666,24 @@ def _progress(row: dict) -> dict:
     return {short: f"{row[k]:.2f}" for k, short in keys.items() if k in row}
 
 
+def parse_sets(items: list[str]) -> dict:
+    """--set FIELD=VALUE pairs as config overrides; VALUE is read as JSON (true, 1e-4, 0.5), else as text.
+
+    >>> parse_sets(["group_baseline=true", "lam=1.0", "reward_mode=sparse"])
+    {'group_baseline': True, 'lam': 1.0, 'reward_mode': 'sparse'}
+    """
+    overrides = {}
+    for item in items:
+        field_name, sep, value = item.partition("=")
+        if not sep or not field_name:
+            raise SystemExit(f"--set {item!r}: write FIELD=VALUE, e.g. --set lam=1.0")
+        try:
+            overrides[field_name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[field_name] = value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Dense PPO for code LLMs (see the module docstring).")
     parser.add_argument("--preset", default="tiny-code", help="tiny-code, tiny-robot, paper-mbpp, paper-robo")
@@ -681,6 +700,13 @@ def main(argv: list[str] | None = None) -> None:
         "--eval-tasks", type=int, default=500, help="held-out tasks evaluated before and after"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other config field, e.g. --set group_baseline=true (all: python -m dense_rl.config)",
+    )
     args = parser.parse_args(argv)
     overrides = {
         k: v
@@ -692,7 +718,7 @@ def main(argv: list[str] | None = None) -> None:
         }.items()
         if v is not None
     }
-    cfg = get_preset(args.preset, **overrides)
+    cfg = get_preset(args.preset, **overrides, **parse_sets(args.set))
     name = args.run_name or run_name(cfg, args.eval_tasks)
     summary = train(
         cfg, project_path(f"results/{cfg.scale}/{name}"), resume=args.resume, eval_tasks=args.eval_tasks

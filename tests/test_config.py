@@ -62,3 +62,26 @@ def test_tiny_alias_means_every_tiny_preset():
 def test_bad_values_name_the_problem(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "items, expected",
+    [
+        (["group_baseline=true"], {"group_baseline": True}),  # JSON booleans
+        (["learning_rate=1e-4", "lam=1"], {"learning_rate": 1e-4, "lam": 1}),  # numbers
+        (["reward_mode=sparse"], {"reward_mode": "sparse"}),  # not JSON: kept as text
+        (["model=org/name=x"], {"model": "org/name=x"}),  # only the first '=' splits
+    ],
+)
+def test_set_reads_field_value_pairs(items, expected):
+    from dense_rl.train import parse_sets
+
+    assert parse_sets(items) == expected
+
+
+@pytest.mark.parametrize("item", ["lam", "=1.0"])  # no '=', no field name
+def test_set_without_a_field_or_value_says_how_to_write_it(item):
+    from dense_rl.train import parse_sets
+
+    with pytest.raises(SystemExit, match="FIELD=VALUE"):
+        parse_sets([item])
