@@ -678,9 +678,10 @@ def parse_sets(items: list[str]) -> dict:
         if not sep or not field_name:
             raise SystemExit(f"--set {item!r}: write FIELD=VALUE, e.g. --set lam=1.0")
         try:
-            overrides[field_name] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
-            overrides[field_name] = value
+            parsed = value
+        overrides[field_name] = tuple(parsed) if isinstance(parsed, list) else parsed  # presets keep tuples
     return overrides
 
 
@@ -718,7 +719,7 @@ def main(argv: list[str] | None = None) -> None:
         }.items()
         if v is not None
     }
-    cfg = get_preset(args.preset, **overrides, **parse_sets(args.set))
+    cfg = get_preset(args.preset, **(overrides | parse_sets(args.set)))
     name = args.run_name or run_name(cfg, args.eval_tasks)
     summary = train(
         cfg, project_path(f"results/{cfg.scale}/{name}"), resume=args.resume, eval_tasks=args.eval_tasks

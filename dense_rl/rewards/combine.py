@@ -19,11 +19,11 @@ Optional group baseline (`groups`, one id per row: rows with the same id answer 
 answer's non-KL reward, the mean total of its group, R_bar_g = mean_{j in g} R_j, is taken away, spread evenly
 over the answer's tokens, so each answer's total becomes R_i - R_bar_g. What is left is how much better this
 answer did than its siblings, the contrast RL learns from; how hard the prompt was cancels out. (GRPO and RLOO
-use the same group mean in place of a critic; here the critic stays and learns what remains.)
+use the same group mean in place of a critic; here the critic stays and learns what remains.) On the robot
+preset it did not raise task success (LOG.md); no preset turns it on.
 
 Where this departs from the paper: the sparse mode, the length normalisation and the group baseline are
-additions; the paper
-reports dense rewards without normalisation (the defaults here).
+additions; the paper reports dense rewards without normalisation or baseline (the defaults here).
 """
 
 from __future__ import annotations
