@@ -71,7 +71,7 @@ def test_bad_values_name_the_problem(call, message):
         (["learning_rate=1e-4", "lam=1"], {"learning_rate": 1e-4, "lam": 1}),  # numbers
         (["reward_mode=sparse"], {"reward_mode": "sparse"}),  # not JSON: kept as text
         (["model=org/name=x"], {"model": "org/name=x"}),  # only the first '=' splits
-        (['lora_targets=["q_proj"]'], {"lora_targets": ("q_proj",)}),  # a list becomes a tuple, as presets have
+        (['lora_targets=["q_proj"]'], {"lora_targets": ("q_proj",)}),  # a list: a tuple, as in presets
     ],
 )
 def test_set_reads_field_value_pairs(items, expected):
