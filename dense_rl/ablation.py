@@ -101,12 +101,14 @@ def run_arm(root: Path, arm: str, seed: int, steps: int = 0, eval_tasks: int = 5
 
 
 def run_jobs(root: Path, jobs: list[tuple[int, str]], n_parallel: int, run=None, **kwargs) -> None:
-    """Train (seed, arm) jobs, `n_parallel` at a time, each process with cores // n_parallel torch threads.
+    """Train (seed, arm) jobs, `n_parallel` at a time in worker processes that share the cores.
 
     Why parallel processes help even on 2 cores: a tiny model's matrices are too small for two threads to
-    halve a step, so two one-thread runs side by side finish more runs per hour than one two-thread run
-    (measured in LOG.md). Each run's own minutes then include the sharing; summary.json's wall_minutes
-    is the grid's clock. `run` (default run_arm) trains one job: run(root, arm, seed, **kwargs)."""
+    halve a step. Measured here (LOG.md): two one-thread runs side by side took 12.1 and 12.3 minutes, where
+    one two-thread run takes about 8, so a pair finishes about 1.25x sooner. Each job gets
+    cores // (jobs running beside it) torch threads, so a last job left alone uses every core. Each run's own
+    minutes then include the sharing; summary.json's wall_minutes is the grid's clock.
+    `run` (default run_arm) trains one job: run(root, arm, seed, **kwargs)."""
     run = run or run_arm
     if n_parallel <= 1:
         for seed, arm in jobs:
@@ -116,20 +118,25 @@ def run_jobs(root: Path, jobs: list[tuple[int, str]], n_parallel: int, run=None,
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    threads = max(1, (os.cpu_count() or 1) // n_parallel)
+    cores = os.cpu_count() or 1
+    full_waves = len(jobs) - len(jobs) % n_parallel  # jobs before these run n_parallel at a time
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
-    with ProcessPoolExecutor(
-        n_parallel, mp_context=context, initializer=_set_threads, initargs=(threads,)
-    ) as pool:
-        futures = [pool.submit(run, root, arm, seed, **kwargs) for seed, arm in jobs]
+    with ProcessPoolExecutor(n_parallel, mp_context=context) as pool:
+        futures = []
+        for i, (seed, arm) in enumerate(jobs):
+            beside = n_parallel if i < full_waves else len(jobs) - full_waves
+            futures.append(
+                pool.submit(_with_threads, max(1, cores // beside), run, root, arm, seed, **kwargs)
+            )
         for future in futures:
             future.result()  # re-raises a failed run's error here, after the others finished
 
 
-def _set_threads(n: int) -> None:
+def _with_threads(threads: int, run, *args, **kwargs):
     import torch
 
-    torch.set_num_threads(n)
+    torch.set_num_threads(threads)
+    return run(*args, **kwargs)
 
 
 def adopt(run: Path, root: Path, arm: str, tasks: int = CURVE_TASKS) -> Path:
