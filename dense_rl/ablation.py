@@ -105,7 +105,7 @@ def run_jobs(root: Path, jobs: list[tuple[int, str]], n_parallel: int, run=None,
 
     Why parallel processes help even on 2 cores: a tiny model's matrices are too small for two threads to
     halve a step. Measured here (LOG.md): two one-thread runs side by side took 12.1 and 12.3 minutes, where
-    one two-thread run takes about 8, so a pair finishes about 1.25x sooner. Each job gets
+    one two-thread run takes about 8, so a pair finishes about 1.3x sooner. Each job gets
     cores // (jobs running beside it) torch threads, so a last job left alone uses every core. Each run's own
     minutes then include the sharing; summary.json's wall_minutes is the grid's clock.
     `run` (default run_arm) trains one job: run(root, arm, seed, **kwargs)."""
