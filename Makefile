@@ -1,6 +1,7 @@
 # dense-rl: the table of contents. `make help` lists the targets.
 PY     := .venv/bin/python
 PRESET ?= tiny
+JOBS   ?= 2
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -28,8 +29,8 @@ test: setup ## run the test suite
 reproduce: setup ## run the notebooks headless with papermill: make reproduce [PRESET=tiny|paper-mbpp|paper-robo]
 	$(PY) -m dense_rl.reproduce --preset $(PRESET)
 
-ablation: setup ## dense vs sparse and per-component ablation, every arm x seed (resumable; hours on 2 cores)
-	$(PY) -m dense_rl.ablation
+ablation: setup ## dense vs sparse and per-component ablation, every arm x seed (resumable; hours; JOBS=2 side by side)
+	$(PY) -m dense_rl.ablation --jobs $(JOBS)
 
 data: setup ## fetch every benchmark data file (checked) into ~/.cache/dense-rl/data, or find it
 	$(PY) -m dense_rl.data
