@@ -300,23 +300,18 @@ def summarise(runs: dict[str, dict[int, dict]], n_boot: int = 2000) -> dict:
 
 def family_check(runs: dict[str, dict[int, dict]], summary: dict, n_boot: int = 2000) -> dict:
     """The same comparisons with intervals widened for asking m questions at once (Bonferroni: each at level
-    1 - 0.05/m, so that all m hold together with 95% probability). With eight questions at 95% each, about
-    one in three such grids shows at least one interval clear of 0 by chance alone; this says which findings
-    survive that correction. Adds "family_interval" to each comparison entry and returns the tally."""
+    1 - 0.05/m, so that all m hold together with 95% probability). With m questions at 95% each, a grid
+    shows at least one interval clear of 0 by chance alone with probability about 1 - 0.95^m (a third for
+    m = 8 or 9); this says which findings survive that correction. Adds "family_interval" to each
+    comparison entry and returns the tally."""
     rows = comparisons(summary)
     if not rows:
         return {}
     level = 1 - 0.05 / len(rows)
     survive = []
     for label, entry in rows:
-        a, b = entry["pair"]
-        shared = entry["seeds"]
-        _, lo, hi = paired_bootstrap(
-            {s: runs[a][s]["verdicts"] for s in shared},
-            {s: runs[b][s]["verdicts"] for s in shared},
-            n_boot=max(n_boot, int(20 / (1 - level))),  # enough draws that each tail holds 10 of them
-            level=level,
-        )
+        # enough draws that each tail holds 10 of them
+        _, lo, hi = bootstrap_pair(runs, *entry["pair"], max(n_boot, int(20 / (1 - level))), level)
         entry["family_interval"] = [lo, hi]
         if lo > 0 or hi < 0:
             survive.append(label)
@@ -348,17 +343,24 @@ def comparisons(summary: dict) -> list[tuple[str, dict]]:
     return [(label, entry) for label, entry in rows if entry]
 
 
+def bootstrap_pair(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000, level: float = 0.95):
+    """paired_bootstrap of arms a and b over the seeds both ran: (a - b, low, high)."""
+    shared = paired_seeds(runs, a, b)
+    return paired_bootstrap(
+        {s: runs[a][s]["verdicts"] for s in shared},
+        {s: runs[b][s]["verdicts"] for s in shared},
+        n_boot=n_boot,
+        level=level,
+    )
+
+
 def compare(runs: dict[str, dict[int, dict]], a: str, b: str, n_boot: int = 2000, metric: str = CODE_METRIC):
     """a - b on the seeds both ran (paired bootstrap over seeds and tasks), with its one-sentence finding.
 
     Against "dense" (a component arm), the question is what that arm's one change (a component left out,
     length normalisation) does to the full dense reward; otherwise it is dense vs sparse placement."""
     shared = paired_seeds(runs, a, b)
-    d, lo, hi = paired_bootstrap(
-        {s: runs[a][s]["verdicts"] for s in shared},
-        {s: runs[b][s]["verdicts"] for s in shared},
-        n_boot=n_boot,
-    )
+    d, lo, hi = bootstrap_pair(runs, a, b, n_boot)
     if b == "dense":
         span = f"{a} - dense = {d:+.3f} (95% interval {lo:+.3f} to {hi:+.3f}, {len(shared)} paired seeds)"
         verdict = "raises" if lo > 0 else "lowers" if hi < 0 else "does not measurably change"
