@@ -96,6 +96,9 @@ class Config:
         "subtract the mean reward of the answers to the same prompt (as GRPO; not in the paper)",
     )
     sim_runs: int = _f(5, "simulator runs per program in fresh random worlds (robot domain)")
+    robot_templates: tuple[str, ...] = _f(
+        (), "generated robot tasks: train and evaluate on these templates only (default: all of them)"
+    )
 
     def to_json(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +210,12 @@ def validate(cfg: Config) -> None:
                 f"config field {name}={value!r} must be a finite number >= 0: weights add rewards, and "
                 "penalties come from the rewards themselves; set it to 0 to switch that term off"
             )
+    if cfg.robot_templates:
+        if cfg.domain != "robot" or cfg.train_data:
+            raise ValueError("config field robot_templates only applies to the generated robot tasks")
+        from dense_rl.tasks.robot_tasks import chosen_templates
+
+        chosen_templates(cfg.robot_templates)  # raises, naming the valid templates
     if cfg.samples_per_prompt < 1 or cfg.batch_size % cfg.samples_per_prompt:
         raise ValueError(
             f"samples_per_prompt={cfg.samples_per_prompt} must be >= 1 and divide batch_size={cfg.batch_size}"

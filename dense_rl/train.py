@@ -305,12 +305,16 @@ def append_metrics(path: Path, row: dict) -> None:
 NOT_IN_KEY = ("preset", "checkpoint_every")
 # Fields added after runs were recorded key a run only when set away from their default, so that runs made
 # before a field existed keep their folders (and their config.json still describes them exactly).
-KEY_WHEN_SET = {"group_baseline": False}
+KEY_WHEN_SET = {"group_baseline": False, "robot_templates": ()}
 
 
 def key_settings(settings: dict) -> dict:
     """A run's settings (asdict(cfg) or its config.json) without KEY_WHEN_SET fields left at their default."""
-    return {k: v for k, v in settings.items() if k not in KEY_WHEN_SET or KEY_WHEN_SET[k] != v}
+
+    def at_default(k, v):  # a tuple default reads back from config.json as a list
+        return k in KEY_WHEN_SET and json.dumps(KEY_WHEN_SET[k]) == json.dumps(v)
+
+    return {k: v for k, v in settings.items() if not at_default(k, v)}
 
 
 def run_key(cfg: Config, eval_tasks: int = 500) -> str:
@@ -405,6 +409,8 @@ def base_evaluation(cfg: Config, run_dir: Path, tokenizer, model, n_tasks: int) 
         build = (tiny_model_path(cfg.model, cfg.seed) / "build_info.json").read_bytes()
         key = dict(weights=hashlib.sha1(build).hexdigest(), domain=cfg.domain, seed=cfg.seed, tasks=n_tasks)
         key["response_length"] = cfg.response_length
+        if cfg.robot_templates:  # other held-out tasks
+            key["robot_templates"] = list(cfg.robot_templates)
     # siblings (results/tiny/<run>/) and cousins (the ablation's <arm>/s<seed>/ folders)
     siblings = [*run_dir.parent.glob("*/base_eval.json"), *run_dir.parent.parent.glob("*/*/base_eval.json")]
     for other in sorted(set(siblings)) if key else []:

@@ -57,6 +57,8 @@ def test_tiny_alias_means_every_tiny_preset():
         (lambda: get_preset("tiny-code", w_lint=-1.0), "set it to 0 to switch that term off"),  # says the fix
         (lambda: get_preset("tiny-code", reward_mode="medium"), "reward_mode"),  # unknown mode
         (lambda: get_preset("tiny-code", batch_size=16, mini_batch_size=5), "divide"),  # uneven minibatches
+        (lambda: get_preset("tiny-robot", robot_templates=("teleport",)), "go_say"),  # names the templates
+        (lambda: get_preset("tiny-code", robot_templates=("go_say",)), "robot tasks"),  # not a robot preset
     ],
 )
 def test_bad_values_name_the_problem(call, message):
@@ -72,6 +74,7 @@ def test_bad_values_name_the_problem(call, message):
         (["reward_mode=sparse"], {"reward_mode": "sparse"}),  # not JSON: kept as text
         (["model=org/name=x"], {"model": "org/name=x"}),  # only the first '=' splits
         (['lora_targets=["q_proj"]'], {"lora_targets": ("q_proj",)}),  # a list: a tuple, as in presets
+        (['robot_templates=["go_say"]'], {"robot_templates": ("go_say",)}),  # one robot template
     ],
 )
 def test_set_reads_field_value_pairs(items, expected):

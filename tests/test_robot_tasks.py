@@ -75,6 +75,28 @@ def test_names_are_quoted_in_the_instruction_as_the_program_writes_them():
 def test_unknown_template_names_the_known_ones():
     with pytest.raises(ValueError, match="go_say"):
         template_named("teleport")
+    with pytest.raises(ValueError, match="go_say"):  # also when asked for through the generator
+        generate_robot_tasks(3, "train", 0, templates=("go_say", "teleport"))
+
+
+@pytest.mark.parametrize(
+    "templates, expected",
+    [
+        ((), [t.name for t in TEMPLATES[:4]]),  # default: every template in turn
+        (("fetch",), ["fetch"] * 4),  # one template: all its tasks
+        (("fetch", "go_say"), ["go_say", "fetch"] * 2),  # several: in TEMPLATES order, whatever was asked
+    ],
+)
+def test_the_corpus_can_be_narrowed_to_some_templates(templates, expected):
+    assert [t.template for t in generate_robot_tasks(4, "heldout", 0, templates)] == expected
+
+
+def test_narrowing_leaves_the_full_corpus_as_it_was():
+    # the default draws exactly the tasks it drew before the option existed (committed runs stay valid)
+    assert generate_robot_tasks(40, "train", 3) == generate_robot_tasks(40, "train", 3, templates=())
+    assert generate_robot_tasks(
+        40, "train", 3, templates=[t.name for t in TEMPLATES]
+    ) == generate_robot_tasks(40, "train", 3)
 
 
 # --- no RoboEval in the corpus ------------------------------------------------------------------------------

@@ -53,6 +53,19 @@ def test_a_field_added_later_keeps_earlier_runs_at_their_default(tmp_path):
     assert not run_finished(tmp_path, get_preset("tiny-code", group_baseline=True))
 
 
+def test_a_run_on_some_robot_templates_has_its_own_folder(tmp_path):
+    robot = get_preset("tiny-robot")
+    narrowed = get_preset("tiny-robot", robot_templates=("go_say",))
+    assert run_name(narrowed) != run_name(robot)
+    # config.json writes the tuple as a list: the default still reads back as the default
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_text("step_000040")
+    (tmp_path / "summary.json").write_text("{}")
+    (tmp_path / "config.json").write_text(json.dumps(asdict(robot)))
+    assert run_finished(tmp_path, robot)
+    assert not run_finished(tmp_path, narrowed)
+
+
 def test_checkpoint_frequency_is_not_a_result():
     assert run_name(get_preset("tiny-code", checkpoint_every=5)) == run_name(BASE)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dense_rl.robot import task_checks as tc
@@ -774,14 +774,20 @@ def instruction_split(instruction: str) -> str:
     return "heldout" if hashlib.sha1(instruction.encode()).digest()[0] % 5 == 0 else "train"
 
 
-def generate_robot_tasks(n: int, split: str = "train", seed: int = 0) -> list[RobotTask]:
-    """`n` robot tasks of `split` ('train' or 'heldout'), deterministic for (split, seed), templates in turn."""
+def generate_robot_tasks(
+    n: int, split: str = "train", seed: int = 0, templates: Sequence[str] = ()
+) -> list[RobotTask]:
+    """`n` robot tasks of `split` ('train' or 'heldout'), deterministic for (split, seed), templates in turn.
+
+    templates: names of the templates to draw from (default: all of them, in TEMPLATES order).
+    """
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+    pool = chosen_templates(templates)
     rng = random.Random(f"robot/{split}/{seed}")
     tasks: list[RobotTask] = []
     while len(tasks) < n:
-        template = TEMPLATES[len(tasks) % len(TEMPLATES)]
+        template = pool[len(tasks) % len(pool)]
         entities = _entities(rng)
         instruction = rng.choice(template.instructions).format(**quoted(entities))
         if instruction_split(instruction) != split:
@@ -790,6 +796,12 @@ def generate_robot_tasks(n: int, split: str = "train", seed: int = 0) -> list[Ro
         program = template.program.format(**entities)
         tasks.append(RobotTask(task_id, instruction, program, template.name, entities))
     return tasks
+
+
+def chosen_templates(names: Sequence[str] = ()) -> tuple[Template, ...]:
+    """The templates named (all of them when `names` is empty), in TEMPLATES order; unknown names raise."""
+    wanted = {template_named(name).name for name in names}
+    return tuple(t for t in TEMPLATES if t.name in wanted) if wanted else TEMPLATES
 
 
 def answer_text(task: RobotTask) -> str:

@@ -42,7 +42,7 @@ def training_tasks(cfg, n: int) -> list[CodeTask] | list[RobotTask]:
     elif cfg.preset == "paper-robo" and (cfg.train_data or os.environ.get("DENSE_RL_ROBOINSTRUCT")):
         pool = roboinstruct_tasks(cfg.train_data or os.environ["DENSE_RL_ROBOINSTRUCT"], cfg.seed)
     elif cfg.domain == "robot":
-        return generate_robot_tasks(n, "train", RL_SEED_OFFSET + cfg.seed)
+        return generate_robot_tasks(n, "train", RL_SEED_OFFSET + cfg.seed, cfg.robot_templates)
     else:
         return generate_code_tasks(n, "train", RL_SEED_OFFSET + cfg.seed)
     return [pool[i % len(pool)] for i in range(n)]
@@ -51,7 +51,7 @@ def training_tasks(cfg, n: int) -> list[CodeTask] | list[RobotTask]:
 def heldout_tasks(cfg, n: int) -> list[CodeTask] | list[RobotTask]:
     """`n` held-out tasks to measure a run before and after training."""
     if cfg.domain == "robot":
-        return generate_robot_tasks(n, "heldout", cfg.seed)
+        return generate_robot_tasks(n, "heldout", cfg.seed, cfg.robot_templates)
     if cfg.preset == "paper-mbpp":
         return mbpp_test_tasks()[:n]
     return generate_code_tasks(n, "heldout", cfg.seed)
